@@ -1,0 +1,37 @@
+# Two commands set everything up from a fresh clone (Linux, Python 3.11, no GPU needed):
+#   make book   create .venv, install, build the book with every chapter executed -> _build/html/index.html
+#   make test   create .venv, install (and Chromium), run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+STRICT := -W -n --keep-going
+QUICK_SITE := _build/quick/_build/html
+
+.PHONY: book test unit notebooks site-quick browser chromium clean
+
+book: $(VENV)/.installed
+	$(JB) build . $(STRICT)
+	@echo "The book is in _build/html/index.html"
+
+test: $(VENV)/.installed chromium
+	$(PY) -m pytest tests
+	CNNBOOK_QUICK=1 $(PY) -m pytest --nbmake --nbmake-timeout=600 book
+	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
+	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+# Debian's Chromium drives the browser check of the built site (tests/test_site.py).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+clean:
+	rm -rf _build

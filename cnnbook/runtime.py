@@ -1,0 +1,134 @@
+"""Where the code runs and how long it may take: the device, the hardware, the run budget.
+
+Every chapter starts with :func:`setup`, which prints the device and the budget, and sizes its
+training runs with ``budget().pick(quick=..., cpu=..., full=...)``:
+
+* **quick** -- ``CNNBOOK_QUICK=1`` (the test suite): seconds per chapter;
+* **cpu**   -- no CUDA GPU (a laptop, CI): a few minutes per chapter;
+* **full**  -- a CUDA GPU (e.g. a Colab GPU runtime): the real experiments.
+
+``CNNBOOK_BUDGET=quick|cpu|full`` and ``CNNBOOK_DEVICE=cpu|cuda|cuda:1|mps`` override the choice.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+BUDGETS = ("quick", "cpu", "full")
+
+_WHY = {
+    "quick": "CNNBOOK_QUICK=1: a smoke test that takes seconds",
+    "cpu": "no CUDA GPU: a reduced run that takes minutes",
+    "full": "a CUDA GPU: the full experiment",
+}
+
+
+def device() -> torch.device:
+    """The device to compute on: CUDA, then Apple MPS, then CPU.
+
+    The environment variable ``CNNBOOK_DEVICE`` (e.g. ``cpu``, ``cuda:1``) overrides the choice.
+    """
+    wanted = os.environ.get("CNNBOOK_DEVICE", "").strip()
+    if wanted:
+        try:
+            dev = torch.device(wanted)
+        except RuntimeError as err:
+            raise ValueError(
+                f"CNNBOOK_DEVICE={wanted!r} is not a device name; use cpu, cuda, cuda:N or mps"
+            ) from err
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"CNNBOOK_DEVICE={wanted!r} but no CUDA GPU is available")
+        if dev.type == "mps" and not _mps_available():
+            raise ValueError(f"CNNBOOK_DEVICE={wanted!r} but Apple MPS is not available")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def hardware(dev: torch.device | None = None) -> str:
+    """A one-line description of ``dev`` (default: :func:`device`), e.g. ``'CUDA: NVIDIA H100 (79 GiB)'``."""
+    dev = device() if dev is None else torch.device(dev)
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        return f"CUDA GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB), torch {torch.__version__}"
+    if dev.type == "mps":
+        return f"Apple GPU (MPS), torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU: {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work a run may do: ``name`` is ``'quick'``, ``'cpu'`` or ``'full'``."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in BUDGETS:
+            raise ValueError(f"budget must be one of {BUDGETS}, got {self.name!r}")
+
+    def pick(self, *, quick: T, cpu: T, full: T) -> T:
+        """The value for this budget, e.g. ``budget().pick(quick=1, cpu=3, full=10)`` epochs."""
+        return {"quick": quick, "cpu": cpu, "full": full}[self.name]
+
+    @property
+    def why(self) -> str:
+        """Why this budget was chosen, in words."""
+        return _WHY[self.name]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def budget() -> Budget:
+    """The run budget: quick if ``CNNBOOK_QUICK=1``, else ``CNNBOOK_BUDGET``, else full on CUDA, cpu otherwise."""
+    if os.environ.get("CNNBOOK_QUICK", "").strip() not in ("", "0"):
+        return Budget("quick")
+    forced = os.environ.get("CNNBOOK_BUDGET", "").strip().lower()
+    if forced:
+        if forced not in BUDGETS:
+            raise ValueError(f"CNNBOOK_BUDGET must be one of {BUDGETS}, got {forced!r}")
+        return Budget(forced)
+    return Budget("full" if device().type == "cuda" else "cpu")
+
+
+def setup(seed: int | None = 0) -> torch.device:
+    """Print the device, the hardware and the run budget; seed torch; return the device.
+
+    Chapters call this once, in their first cell.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    dev = device()
+    b = budget()
+    print(f"cnnbook on {dev} -- {hardware(dev)}")
+    print(f"Run budget: {b.name} ({b.why})")
+    return dev
+
+
+def budget_note(*, full: str, cpu: str, quick: str) -> Budget:
+    """Say aloud what this run does under the current budget and what the full run would do.
+
+    Each argument describes the work in words, e.g. ``full="10 epochs on all 60,000 digits"``.
+    """
+    b = budget()
+    now = b.pick(quick=quick, cpu=cpu, full=full)
+    print(f"Budget {b.name}: this run does {now}.")
+    if b.name != "full":
+        print(f"On a CUDA GPU (budget full) it would do {full}.")
+    return b

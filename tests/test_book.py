@@ -1,0 +1,109 @@
+"""The book's structure: every chapter in the table of contents, no outputs committed, one setup cell."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", []) for c in p["chapters"]]
+    while stack:
+        entry = stack.pop(0)
+        files.append(entry["file"])
+        stack.extend(entry.get("sections", []))
+    return files
+
+
+def config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def notebooks() -> list[Path]:
+    return sorted(BOOK.glob("*.ipynb"))
+
+
+def source(cell: dict) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def code_cells(path: Path) -> list[dict]:
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def test_every_toc_entry_exists():
+    for entry in toc_files():
+        candidates = [ROOT / f"{entry}{ext}" for ext in (".ipynb", ".md")]
+        assert any(p.exists() for p in candidates), f"_toc.yml names {entry}, which does not exist"
+
+
+def test_no_orphan_chapters():
+    listed = {str(Path(f).with_suffix("")) for f in toc_files()}
+    pages = [p for p in BOOK.iterdir() if p.suffix in (".ipynb", ".md")]
+    orphans = [p.name for p in pages if str(p.relative_to(ROOT).with_suffix("")) not in listed]
+    assert not orphans, f"pages missing from _toc.yml: {orphans}"
+
+
+def test_the_four_chapters_are_there():
+    names = {Path(f).name for f in toc_files()}
+    assert {"pooling", "padding", "lenet5", "alexnet"} <= names
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_notebook_committed_without_outputs(path):
+    for i, cell in enumerate(code_cells(path)):
+        assert not cell.get("outputs"), f"{path.name}: code cell {i} has outputs"
+        assert cell.get("execution_count") is None, f"{path.name}: code cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_setup_cell_installs_from_the_configured_repository(path):
+    cfg = config()["repository"]
+    url = f"git+{cfg['url']}@{cfg['branch']}"
+    first = code_cells(path)[0]
+    text = source(first)
+    assert "import cnnbook as cb" in text and "cb.setup(" in text, f"{path.name}: first cell is not the setup cell"
+    installs = re.findall(r"git\+[^\s\"']+", text)
+    assert installs == [url], f"{path.name}: setup cell installs {installs}, _config.yml says {url}"
+    assert "google.colab" in text, f"{path.name}: the install must only happen in Colab"
+    assert not re.search(r"\btorch(vision)?\b", text.split("pip")[1]), f"{path.name}: never reinstall torch"
+    assert "hide-input" in first.get("metadata", {}).get("tags", []), f"{path.name}: tag the setup cell hide-input"
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_chapter_says_its_budget_aloud(path):
+    code = "\n".join(source(c) for c in code_cells(path))
+    assert "cb.budget_note(" in code, f"{path.name}: call cb.budget_note(...) so readers know what the full run does"
+
+
+def test_launch_buttons_and_bibliography_are_configured():
+    cfg = config()
+    assert cfg["launch_buttons"]["colab_url"].startswith("https://colab.research.google.com")
+    assert cfg["execute"]["execute_notebooks"] == "cache"
+    assert cfg["only_build_toc_files"] is True
+    for bib in cfg["bibtex_bibfiles"]:
+        text = (ROOT / bib).read_text()
+        assert "lecun1998gradient" in text and "krizhevsky2012imagenet" in text
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = [ln for ln in (ROOT / ".ci/run").read_text().splitlines() if ln and not ln.startswith(("#", "set ", "cd "))]
+    assert ci == ["make test"]
+    assert "make test" in readme and "make book" in readme
+
+
+def test_requirements_pin_every_package_and_pyproject_stays_loose():
+    reqs = [ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert all("==" in ln for ln in reqs), "requirements.txt pins exact versions"
+    assert "torch==2.14.1" in reqs and "torchvision==0.29.1" in reqs
+    assert any(ln.startswith("jupyter-book==1.") for ln in reqs)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"torch>=2.2"' in pyproject and "torch==" not in pyproject

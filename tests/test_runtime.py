@@ -1,0 +1,91 @@
+import pytest
+import torch
+
+import cnnbook as cb
+from cnnbook import runtime
+
+
+def test_device_defaults_to_cpu_without_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "_mps_available", lambda: False)
+    assert cb.device() == torch.device("cpu")
+
+
+def test_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(runtime, "_mps_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cb.device().type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cb.device().type == "cuda"
+
+
+def test_device_override(monkeypatch):
+    monkeypatch.setenv("CNNBOOK_DEVICE", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cb.device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("value, needle", [("banana", "not a device name"), ("cuda", "no CUDA GPU")])
+def test_device_override_errors_name_the_variable(monkeypatch, value, needle):
+    monkeypatch.setenv("CNNBOOK_DEVICE", value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CNNBOOK_DEVICE") as err:
+        cb.device()
+    assert needle in str(err.value)
+
+
+def test_budget_quick_cpu_full(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "_mps_available", lambda: False)
+    assert cb.budget().name == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cb.budget().name == "full"
+    monkeypatch.setenv("CNNBOOK_QUICK", "1")
+    assert cb.budget().name == "quick"
+    monkeypatch.setenv("CNNBOOK_QUICK", "0")
+    monkeypatch.setenv("CNNBOOK_BUDGET", "cpu")
+    assert cb.budget().name == "cpu"
+
+
+def test_budget_rejects_unknown_names(monkeypatch):
+    monkeypatch.setenv("CNNBOOK_BUDGET", "huge")
+    with pytest.raises(ValueError, match="CNNBOOK_BUDGET"):
+        cb.budget()
+    with pytest.raises(ValueError, match="budget must be one of"):
+        cb.Budget("huge")
+
+
+def test_pick_returns_the_value_of_the_budget():
+    assert cb.Budget("quick").pick(quick=1, cpu=2, full=3) == 1
+    assert cb.Budget("cpu").pick(quick=1, cpu=2, full=3) == 2
+    assert cb.Budget("full").pick(quick=1, cpu=2, full=3) == 3
+
+
+def test_hardware_describes_the_cpu():
+    text = cb.hardware(torch.device("cpu"))
+    assert text.startswith("CPU") and torch.__version__ in text
+
+
+def test_setup_prints_device_and_budget(monkeypatch, capsys):
+    monkeypatch.setenv("CNNBOOK_QUICK", "1")
+    monkeypatch.setenv("CNNBOOK_DEVICE", "cpu")
+    dev = cb.setup(seed=3)
+    out = capsys.readouterr().out
+    assert dev == torch.device("cpu")
+    assert "cpu" in out and "Run budget: quick" in out
+    a = torch.rand(3)
+    cb.setup(seed=3)
+    assert torch.equal(a, torch.rand(3)), "setup(seed) must seed torch"
+
+
+def test_budget_note_says_what_the_full_run_does(monkeypatch, capsys):
+    monkeypatch.setenv("CNNBOOK_QUICK", "1")
+    b = cb.budget_note(full="10 epochs", cpu="3 epochs", quick="1 batch")
+    out = capsys.readouterr().out
+    assert b.name == "quick"
+    assert "this run does 1 batch" in out and "10 epochs" in out
+    monkeypatch.setenv("CNNBOOK_QUICK", "0")
+    monkeypatch.setenv("CNNBOOK_BUDGET", "full")
+    cb.budget_note(full="10 epochs", cpu="3 epochs", quick="1 batch")
+    out = capsys.readouterr().out
+    assert "this run does 10 epochs" in out and "would" not in out
