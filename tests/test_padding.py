@@ -1,0 +1,285 @@
+"""pad2d and conv_output_size against PyTorch itself: F.pad and a real F.conv2d."""
+
+import random
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnbook.padding import (PAD_MODES, conv_output_size, pad2d, pixel_coverage,
+                             same_padding)
+
+torch.set_num_threads(1)
+TORCH_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
+              "circular": "circular"}
+
+
+def _random_padding(rng: random.Random, mode: str, H: int, W: int) -> tuple[int, int, int, int]:
+    """A random (left, right, top, bottom) that F.pad accepts in ``mode``."""
+    cap_w = {"reflect": W - 1, "circular": W}.get(mode, 5)
+    cap_h = {"reflect": H - 1, "circular": H}.get(mode, 5)
+    return (rng.randint(0, cap_w), rng.randint(0, cap_w), rng.randint(0, cap_h),
+            rng.randint(0, cap_h))
+
+
+# ---------------------------------------------------------------------------------- pad2d
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+def test_pad2d_matches_F_pad_on_random_shapes(mode):
+    rng = random.Random(PAD_MODES.index(mode))
+    for trial in range(60):
+        ndim = rng.choice([3, 4])
+        H, W = rng.randint(1, 9), rng.randint(1, 9)
+        shape = (rng.randint(1, 3), rng.randint(1, 3), H, W)[4 - ndim:]
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(trial))
+        sides = _random_padding(rng, mode, H, W)
+        expected = F.pad(x, sides, mode=TORCH_MODE[mode])
+        got = pad2d(x, sides, mode=mode)
+        assert got.shape == expected.shape, (mode, shape, sides)
+        assert torch.equal(got, expected), (mode, shape, sides)
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+def test_pad2d_gradients_match_F_pad(mode):
+    rng = random.Random(10 + PAD_MODES.index(mode))
+    for trial in range(15):
+        H, W = rng.randint(2, 7), rng.randint(2, 7)
+        sides = _random_padding(rng, mode, H, W)
+        x = torch.randn(2, 3, H, W, dtype=torch.float64, requires_grad=True)
+        weights = torch.randn(F.pad(x, sides, mode=TORCH_MODE[mode]).shape, dtype=torch.float64)
+        (g_ref,) = torch.autograd.grad((F.pad(x, sides, mode=TORCH_MODE[mode]) * weights).sum(), x)
+        (g_ours,) = torch.autograd.grad((pad2d(x, sides, mode=mode) * weights).sum(), x)
+        torch.testing.assert_close(g_ours, g_ref)
+
+
+def test_pad2d_padding_forms_and_2d_input():
+    x = torch.arange(12.0).view(1, 3, 4)
+    # an int pads every side; a pair is (pad_h, pad_w)
+    assert torch.equal(pad2d(x, 1, "reflect"), F.pad(x, (1, 1, 1, 1), mode="reflect"))
+    assert torch.equal(pad2d(x, (1, 2), "replicate"), F.pad(x, (2, 2, 1, 1), mode="replicate"))
+    assert torch.equal(pad2d(x, [0, 3, 2, 1], "circular"), F.pad(x, (0, 3, 2, 1), mode="circular"))
+    # (H, W) input: same values as the (1, H, W) version, shape without the channel
+    got = pad2d(x[0], (2, 1, 1, 2), "reflect")
+    assert torch.equal(got, F.pad(x, (2, 1, 1, 2), mode="reflect")[0])
+    # the example from the docstring, worked by hand
+    row = pad2d(torch.tensor([[1.0, 2.0, 3.0]]), (0, 2), "reflect")
+    assert row.tolist() == [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0]]
+    assert pad2d(torch.tensor([[1.0, 2.0, 3.0]]), (0, 2), "circular").tolist() == [
+        [2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0]]
+
+
+def test_pad2d_keeps_dtype_and_device():
+    x = torch.randint(0, 255, (1, 2, 3, 3), dtype=torch.uint8)
+    for mode in PAD_MODES:
+        y = pad2d(x, 1, mode)
+        assert y.dtype == torch.uint8 and y.device == x.device
+        assert torch.equal(y, F.pad(x.float(), (1,) * 4, mode=TORCH_MODE[mode]).to(torch.uint8))
+
+
+def test_pad2d_limits_match_F_pad():
+    """reflect: pad < size; circular: pad <= size; F.pad draws the same lines."""
+    x = torch.randn(1, 1, 3, 5)
+    for mode, ok_w, bad_w in (("reflect", 4, 5), ("circular", 5, 6)):
+        assert torch.equal(pad2d(x, (0, ok_w, 0, 0), mode),
+                           F.pad(x, (0, ok_w, 0, 0), mode=TORCH_MODE[mode]))
+        with pytest.raises(ValueError, match=r"padding \(right\).*width W=5"):
+            pad2d(x, (0, bad_w, 0, 0), mode)
+        with pytest.raises((RuntimeError, ValueError)):
+            F.pad(x, (0, bad_w, 0, 0), mode=TORCH_MODE[mode])
+    with pytest.raises(ValueError, match=r"padding \(top\).*height H=3"):
+        pad2d(x, (0, 0, 3, 0), "reflect")
+    with pytest.raises(ValueError, match=r"padding \(bottom\).*height H=3"):
+        pad2d(x, (0, 0, 0, 4), "circular")
+    # zeros and replicate have no upper limit
+    for mode in ("zeros", "replicate"):
+        assert pad2d(x, 9, mode).shape == (1, 1, 21, 23)
+
+
+@pytest.mark.parametrize(
+    "args, error, pattern",
+    [
+        ((torch.zeros(2, 2), -1), ValueError, r"padding \(left\) must be >= 0, got -1"),
+        ((torch.zeros(2, 2), (0, 0, 0, -2)), ValueError, r"padding \(bottom\) must be >= 0"),
+        ((torch.zeros(2, 2), (1, 2, 3)), ValueError, r"padding must be an int, a \(pad_h"),
+        ((torch.zeros(2, 2), 1.5), TypeError, r"padding must be an int"),
+        ((torch.zeros(2, 2), (1.0, 1)), TypeError, r"padding \(top\) must be an int"),
+        ((torch.zeros(2, 2), 1, "constant"), ValueError, r"mode must be one of \('zeros', "
+                                                          r"'reflect', 'replicate', 'circular'\)"),
+        ((torch.zeros(5), 1), ValueError, r"x must have shape .* got 1 dimensions"),
+        ((torch.zeros(1, 1, 1, 2, 2), 1), ValueError, r"x must have shape .* got 5 dimensions"),
+        (([[1.0, 2.0]], 1), TypeError, r"x must be a torch.Tensor"),
+        ((torch.zeros(1, 0, 3), (0, 0, 1, 0), "replicate"), ValueError,
+         r"padding \(top\): replicate padding needs a non-empty input"),
+    ],
+)
+def test_pad2d_bad_arguments_name_the_parameter(args, error, pattern):
+    with pytest.raises(error, match=pattern):
+        pad2d(*args)
+
+
+# ----------------------------------------------------------------------- conv_output_size
+
+
+def _real_conv_size(n, k, s, p, d):
+    x = torch.zeros(1, 1, *((n, n) if isinstance(n, int) else n))
+    w = torch.zeros(1, 1, *((k, k) if isinstance(k, int) else k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "same" with an even kernel warns about an extra copy
+        return tuple(F.conv2d(x, w, stride=s, padding=p, dilation=d).shape[-2:])
+
+
+def test_conv_output_size_matches_conv2d_on_a_grid():
+    checked = 0
+    for n in range(1, 10):
+        for k in range(1, 6):
+            for s in range(1, 4):
+                for d in (1, 2, 3):
+                    for p in (0, 1, 2, 3, "valid", "same"):
+                        if p == "same" and s > 1:
+                            continue
+                        pad = (p,) * 2 if isinstance(p, int) else (0, 0)
+                        if p != "same" and d * (k - 1) + 1 > n + 2 * pad[0]:
+                            with pytest.raises(ValueError, match="kernel_size"):
+                                conv_output_size(n, k, s, p, d)
+                            with pytest.raises(RuntimeError):
+                                _real_conv_size(n, k, s, p, d)
+                            continue
+                        out = conv_output_size(n, k, s, p, d)
+                        assert isinstance(out, int)
+                        assert (out, out) == _real_conv_size(n, k, s, p, d), (n, k, s, p, d)
+                        checked += 1
+    assert checked > 1000
+
+
+def test_conv_output_size_pairs_match_conv2d_on_random_settings():
+    rng = random.Random(0)
+    for _ in range(200):
+        n = (rng.randint(1, 20), rng.randint(1, 20))
+        k = (rng.randint(1, 5), rng.randint(1, 5))
+        d = (rng.randint(1, 3), rng.randint(1, 3))
+        same = rng.random() < 0.3
+        s = (1, 1) if same else (rng.randint(1, 4), rng.randint(1, 4))
+        p = "same" if same else (rng.randint(0, 3), rng.randint(0, 3))
+        fits = same or all(dd * (kk - 1) + 1 <= nn + 2 * pp for nn, kk, dd, pp in zip(n, k, d, p))
+        if not fits:
+            with pytest.raises(ValueError, match="kernel_size"):
+                conv_output_size(n, k, s, p, d)
+            continue
+        assert conv_output_size(n, k, s, p, d) == _real_conv_size(n, k, s, p, d)
+
+
+def test_conv_output_size_return_kind_and_same():
+    assert conv_output_size(224, 11, 4, 2) == 55  # AlexNet's first layer
+    assert conv_output_size(32, 5) == 28  # LeNet-5's first layer
+    assert conv_output_size((28, 30), 3, padding="same") == (28, 30)
+    assert conv_output_size(28, (3, 5)) == (26, 24)
+    assert conv_output_size(28, 4, padding="same", dilation=3) == 28
+    assert conv_output_size(10, 3, padding="valid") == conv_output_size(10, 3, padding=0) == 8
+
+
+def test_conv_output_size_for_pools():
+    x = torch.zeros(1, 1, 13, 13)
+    for k, s, p, d in [(2, 2, 0, 1), (3, 2, 1, 1), (3, 2, 0, 2), (3, 3, 1, 1), (5, 1, 2, 1)]:
+        assert conv_output_size(13, k, s, p, d) == F.max_pool2d(x, k, s, p, d).shape[-1]
+        if d == 1:
+            assert conv_output_size(13, k, s, p) == F.avg_pool2d(x, k, s, p).shape[-1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(n=0, kernel_size=3), ValueError, r"n must be >= 1, got 0"),
+        (dict(n=(5, 0), kernel_size=3), ValueError, r"n must be >= 1"),
+        (dict(n=5, kernel_size=0), ValueError, r"kernel_size must be >= 1, got 0"),
+        (dict(n=5, kernel_size=3, stride=0), ValueError, r"stride must be >= 1, got 0"),
+        (dict(n=5, kernel_size=3, dilation=0), ValueError, r"dilation must be >= 1, got 0"),
+        (dict(n=5, kernel_size=3, padding=-1), ValueError, r"padding must be >= 0, got -1"),
+        (dict(n=5, kernel_size=3, padding="full"), ValueError, r"padding must be .*'same'.*'full'"),
+        (dict(n=5, kernel_size=3, stride=2, padding="same"), ValueError,
+         r"padding='same' needs stride=1.*stride=2"),
+        (dict(n=5, kernel_size=7), ValueError, r"kernel_size: the window covers .* 7 pixels"),
+        (dict(n=5, kernel_size=3, dilation=3), ValueError, r"kernel_size: the window covers"),
+        (dict(n=5.0, kernel_size=3), TypeError, r"n must be an int"),
+        (dict(n=5, kernel_size=True), TypeError, r"kernel_size must be an int"),
+        (dict(n=(5, 5, 5), kernel_size=3), ValueError, r"n must be an int or an \(H, W\) pair"),
+    ],
+)
+def test_conv_output_size_bad_arguments_name_the_parameter(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        conv_output_size(**kwargs)
+
+
+def test_same_padding_is_what_conv2d_does():
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, 9, 9)
+    for k in range(1, 7):
+        for d in (1, 2):
+            lo, hi = same_padding(k, d)
+            assert lo + hi == d * (k - 1) and hi - lo in (0, 1)
+            w = torch.randn(1, 1, k, k)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = F.conv2d(x, w, padding="same", dilation=d)
+            got = F.conv2d(pad2d(x, (lo, hi, lo, hi)), w, dilation=d)
+            torch.testing.assert_close(got, expected)
+    with pytest.raises(TypeError, match="one axis"):
+        same_padding((3, 3))
+
+
+def test_pixel_coverage_counts_what_unfold_sees():
+    rng = random.Random(1)
+    for _ in range(40):
+        n = (rng.randint(2, 9), rng.randint(2, 9))
+        k, s, d = rng.randint(1, 4), rng.randint(1, 3), rng.randint(1, 2)
+        p = rng.choice([0, 1, 2, "same"]) if s == 1 else rng.choice([0, 1, 2])
+        try:
+            cov = pixel_coverage(n, k, s, p, d)
+        except ValueError:
+            continue
+        sides = (same_padding(k, d) * 2) if p == "same" else (p,) * 4
+        ids = torch.arange(1, n[0] * n[1] + 1, dtype=torch.float64).view(1, 1, *n)
+        cols = F.unfold(pad2d(ids, sides), k, dilation=d, stride=s)  # 0 = padding
+        seen = torch.bincount(cols.flatten().long(), minlength=n[0] * n[1] + 1)[1:]
+        assert torch.equal(cov, seen.view(*n)), (n, k, s, p, d)
+
+
+# -------------------------------------------------------------------------------- widgets
+
+
+def test_padding_diagram_draws_one_dot_per_output_position():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnbook.widgets.padding import padding_diagram, padding_grid
+
+    for args in [(5, 3, 1, 0, 1), (6, 3, 2, 1, 1), (5, 4, 1, "same", 1), (7, 3, 1, 2, 2)]:
+        fig, ax = plt.subplots()
+        padding_diagram(*args, ax=ax)
+        out = conv_output_size(*args)
+        dots = [c for c in ax.collections if c.get_label() == "window centres"]
+        assert len(dots) == 1 and len(dots[0].get_offsets()) == out * out
+        assert f"output {out}x{out}" in ax.get_title()
+        plt.close(fig)
+    fig = padding_grid()
+    assert len(fig.axes) >= 4
+    plt.close(fig)
+    with pytest.raises(TypeError, match="must be ints"):
+        padding_diagram((5, 6), 3)
+    with pytest.raises(ValueError, match="kernel_size"):
+        padding_diagram(3, 5)
+
+
+def test_padding_demo_is_a_widget_and_reports_errors():
+    pytest.importorskip("ipywidgets")
+    import ipywidgets
+
+    from cnnbook.widgets.padding import describe, padding_demo
+
+    assert isinstance(padding_demo(), ipywidgets.Widget)
+    assert "= 3" in describe(6, 3, 2, 1, 1)
+    assert "padding='same' needs stride=1" in describe(6, 3, 2, "same", 1)
