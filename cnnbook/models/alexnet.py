@@ -1,0 +1,236 @@
+"""AlexNet (Krizhevsky, Sutskever and Hinton, 2012) and an adaptation of it to 32x32 CIFAR-10 images.
+
+* :class:`AlexNet` -- the ImageNet network of the paper: 224x224x3 in, five convolutions with local
+  response normalisation and overlapping max pooling, three fully connected layers with dropout.
+  ``groups=2`` reproduces the paper's split over two GPUs.
+* :class:`AlexNetCIFAR` -- the same ingredients sized for 32x32x3, fast enough to train in a chapter.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["AlexNet", "AlexNetCIFAR", "min_input_size"]
+
+
+def _paper_lrn() -> nn.LocalResponseNorm:
+    """Local response normalisation with the paper's constants (n=5, alpha=1e-4, beta=0.75, k=2).
+
+    The paper divides by (k + alpha * sum of squares)^beta; PyTorch divides by
+    (k + alpha / n * sum of squares)^beta, so the paper's alpha becomes n * 1e-4 here.
+    """
+    return nn.LocalResponseNorm(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0)
+
+
+def _pair(v: int | tuple[int, ...]) -> int:
+    return v[0] if isinstance(v, tuple) else v
+
+
+def min_input_size(layers: nn.Module) -> int:
+    """The smallest square input side for which every conv and pool in ``layers`` has output >= 1.
+
+    Walks the Conv2d / MaxPool2d / AvgPool2d layers in order with the output-size formula
+    ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` and searches the smallest n that survives them all.
+    """
+    stages = [m for m in layers.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))]
+
+    def survives(n: int) -> bool:
+        for m in stages:
+            k, s, p = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
+            d = _pair(getattr(m, "dilation", 1))
+            n = (n + 2 * p - d * (k - 1) - 1) // s + 1
+            if n < 1:
+                return False
+        return True
+
+    n = 1
+    while not survives(n):
+        n += 1
+    return n
+
+
+def _check_tensor(x: torch.Tensor, model: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{model} expects a torch.Tensor, got {type(x).__name__}")
+
+
+def _check_classes(num_classes: int, dropout: float) -> None:
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool):
+        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
+class AlexNet(nn.Module):
+    """AlexNet as in Krizhevsky et al. (2012): (N, 3, 224, 224) images -> (N, num_classes) logits.
+
+    conv1 96@11x11/4 -> ReLU -> LRN -> maxpool 3/2 -> conv2 256@5x5 -> ReLU -> LRN -> maxpool 3/2
+    -> conv3 384@3x3 -> ReLU -> conv4 384@3x3 -> ReLU -> conv5 256@3x3 -> ReLU -> maxpool 3/2
+    -> dropout -> fc 4096 -> ReLU -> dropout -> fc 4096 -> ReLU -> fc num_classes.
+
+    224 or 227? The paper says 224x224 inputs, but an 11x11 kernel at stride 4 gives its 55x55
+    first layer only from 227 pixels: (227 - 11) / 4 + 1 = 55, while (224 - 11) / 4 + 1 = 54.25.
+    Like torchvision we keep 224 and pad conv1 by 2: floor((224 + 4 - 11) / 4) + 1 = 55. Then
+    55 -> 27 (pool) -> 27 (conv2) -> 13 (pool) -> 13 (conv3-5) -> 6 (pool): 256 x 6 x 6 = 9216.
+
+    ``groups=2`` reproduces the two-GPU split: conv2, conv4 and conv5 see only the maps of their own
+    GPU (half the input channels), while conv3 and the fully connected layers see both. That
+    drops 1,413,120 weights: 62,378,344 parameters with groups=1, 60,965,224 with groups=2 (the
+    paper's "60 million"); torchvision's alexnet, with narrower 64-192-384-256-256 layers, has
+    61,100,840. ``lrn=False`` removes local response normalisation.
+
+    ``avgpool`` is ``AdaptiveAvgPool2d((6, 6))`` as in torchvision: for 224 inputs it changes
+    nothing; for larger (or slightly smaller) inputs it resizes the last maps to 6x6 so the
+    classifier still fits. Inputs smaller than ``min_input_size`` (computed from the layers: 63)
+    leave nothing to pool and raise a ValueError.
+    """
+
+    input_size = (3, 224, 224)
+
+    def __init__(self, num_classes: int = 1000, *, groups: int = 1, lrn: bool = True,
+                 dropout: float = 0.5) -> None:
+        super().__init__()
+        _check_classes(num_classes, dropout)
+        if groups not in (1, 2):
+            raise ValueError(f"groups must be 1 (one GPU) or 2 (the paper's two GPUs), got {groups}")
+        norm = [_paper_lrn] if lrn else []
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=11, stride=4, padding=2),  # 224 -> 55
+            nn.ReLU(inplace=True),
+            *(f() for f in norm),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 55 -> 27
+            nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=groups),
+            nn.ReLU(inplace=True),
+            *(f() for f in norm),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 27 -> 13
+            nn.Conv2d(256, 384, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=groups),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=groups),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 13 -> 6
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Linear(256 * 6 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
+        )
+        self.min_input_size = min_input_size(self.features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) with H, W >= min_input_size (224 by design) -> (N, num_classes) logits."""
+        _check_tensor(x, "AlexNet")
+        m = self.min_input_size
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] < m or x.shape[3] < m:
+            raise ValueError(
+                f"AlexNet needs inputs of shape (N, 3, H, W) with H and W >= {m} (it was designed "
+                f"for 224 x 224), got {tuple(x.shape)}; for small images such as CIFAR-10's "
+                f"32 x 32 use AlexNetCIFAR"
+            )
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        x = self.classifier(x)
+        return x
+
+
+class AlexNetCIFAR(nn.Module):
+    """AlexNet's ingredients sized for CIFAR-10: (N, 3, 32, 32) -> (N, num_classes) logits.
+
+    conv1 64@5x5 -> act -> LRN -> pool -> conv2 192@5x5 -> act -> LRN -> pool -> conv3 384@3x3
+    -> act -> conv4 256@3x3 -> act -> conv5 256@3x3 -> act -> pool -> dropout -> fc 1024 -> act
+    -> dropout -> fc 1024 -> act -> fc num_classes. Maps: 32 -> 16 -> 8 -> 4; 256 x 4 x 4 = 4096.
+
+    What changed from the 2012 network, and why:
+
+    * conv1 is 5x5 at stride 1 (padding 2), not 11x11 at stride 4: a 32-pixel image has no
+      pixels to spare; 11x11/4 would leave a 6x6 map after the first layer.
+    * Channels 64-192-384-256-256 (torchvision's widths) instead of 96-256-384-384-256: fewer
+      multiply-adds in the large early maps at the same accuracy on 32x32. ``width`` scales every
+      layer (e.g. 0.5 for CPU runs).
+    * Pools are 3x3 stride 2 with padding 1 when ``overlap_pool`` (the paper's overlapping
+      pooling; the padding makes 32 -> 16 -> 8 -> 4 exact) and 2x2 stride 2 otherwise; both give
+      the same map sizes, so the comparison isolates the overlap.
+    * The classifier is 4096 -> 1024 -> 1024 -> 10 instead of 9216 -> 4096 -> 4096 -> 1000:
+      ten classes and 50,000 images do not need 54 million classifier weights.
+    * One GPU, so no grouped convolutions; no ``avgpool`` (the maps are always 4x4).
+    * ``activation="tanh"`` swaps every ReLU for tanh, for the paper's ReLU-versus-tanh comparison.
+    * ``lrn`` keeps local response normalisation with the paper's constants (default on).
+    * ``batchnorm=True`` adds BatchNorm2d after each convolution, before the activation. It is
+      not in the paper (it came in 2015) and is off by default; it makes training faster and
+      less sensitive to the learning rate, and makes LRN nearly redundant.
+    * ``dropout`` as in the paper (0.5) before the two hidden fully connected layers.
+
+    Weights start from PyTorch's default initialisation.
+    """
+
+    input_size = (3, 32, 32)
+
+    def __init__(self, num_classes: int = 10, *, activation: str = "relu", lrn: bool = True,
+                 overlap_pool: bool = True, dropout: float = 0.5, batchnorm: bool = False,
+                 width: float = 1.0) -> None:
+        super().__init__()
+        _check_classes(num_classes, dropout)
+        acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
+        if activation not in acts:
+            raise ValueError(f"activation must be one of {tuple(acts)}, got {activation!r}")
+        if not width > 0:
+            raise ValueError(f"width must be > 0, got {width}")
+        Act = acts[activation]
+        c1, c2, c3, c4, c5, hidden = (max(1, round(c * width)) for c in (64, 192, 384, 256, 256, 1024))
+
+        def conv(cin: int, cout: int, k: int, norm: bool = False) -> list[nn.Module]:
+            layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=not batchnorm)]
+            if batchnorm:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(Act())
+            if norm and lrn:
+                layers.append(_paper_lrn())
+            return layers
+
+        def pool() -> nn.Module:
+            if overlap_pool:
+                return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            return nn.MaxPool2d(kernel_size=2, stride=2)
+
+        self.features = nn.Sequential(
+            *conv(3, c1, 5, norm=True),  # 32
+            pool(),  # 32 -> 16
+            *conv(c1, c2, 5, norm=True),
+            pool(),  # 16 -> 8
+            *conv(c2, c3, 3),
+            *conv(c3, c4, 3),
+            *conv(c4, c5, 3),
+            pool(),  # 8 -> 4
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Linear(c5 * 4 * 4, hidden),
+            Act(),
+            nn.Dropout(p=dropout),
+            nn.Linear(hidden, hidden),
+            Act(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, 32, 32) -> (N, num_classes) logits."""
+        _check_tensor(x, "AlexNetCIFAR")
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.input_size:
+            raise ValueError(
+                f"AlexNetCIFAR needs inputs of shape (N, 3, 32, 32), got {tuple(x.shape)}; "
+                f"resize the images to 32 x 32, or use AlexNet for 224 x 224 images"
+            )
+        x = self.features(x)
+        x = torch.flatten(x, 1)
+        x = self.classifier(x)
+        return x
