@@ -2,7 +2,7 @@
 # INTERIM (lead): lazy re-exports while modules are being written; replaced by plain imports.
 from importlib import import_module
 
-from .runtime import Budget, budget, budget_note, device, hardware, setup
+from .runtime import Budget, budget, budget_note, device, glue, hardware, setup
 
 _LAZY = {
     "pool2d": "pooling",

@@ -132,3 +132,17 @@ def budget_note(*, full: str, cpu: str, quick: str) -> Budget:
     if b.name != "full":
         print(f"On a CUDA GPU (budget full) it would do {full}.")
     return b
+
+
+def glue(name: str, value: T, display: bool = False) -> T:
+    """Hand ``value`` to the book's prose as ``{glue:text}`name```; return it unchanged.
+
+    The book build uses ``myst_nb.glue``. Where myst_nb is not installed (Colab, a plain Jupyter)
+    there is no prose to fill in, so the value is only returned, and the chapter runs all the same.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value

@@ -89,3 +89,17 @@ def test_budget_note_says_what_the_full_run_does(monkeypatch, capsys):
     cb.budget_note(full="10 epochs", cpu="3 epochs", quick="1 batch")
     out = capsys.readouterr().out
     assert "this run does 10 epochs" in out and "would" not in out
+
+
+def test_glue_returns_the_value_with_or_without_myst_nb(monkeypatch):
+    import builtins
+    assert cb.glue("x", 3.5) == 3.5
+    real_import = builtins.__import__
+
+    def no_myst(name, *args, **kwargs):
+        if name.startswith("myst_nb"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_myst)
+    assert cb.glue("y", [1, 2]) == [1, 2]
