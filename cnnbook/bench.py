@@ -1,0 +1,289 @@
+"""``python -m cnnbook bench``: the usual PyTorch training loop against cnnbook's, in one process.
+
+Both train the same network -- :class:`~cnnbook.models.LeNet5`, the 44,426-parameter ReLU /
+max-pool variant for 28x28 digits -- on the same MNIST data:
+
+* **baseline**, the loop of countless tutorials: torchvision's ``MNIST`` with
+  ``ToTensor()`` + ``Normalize((0.5,), (0.5,))``, a ``DataLoader`` (batch 64, shuffled), Adam at
+  lr 1e-3, 10 epochs;
+* **cnnbook fast**: :func:`cnnbook.fit` with :data:`FAST` (a short one-cycle schedule);
+* **cnnbook 10-epoch**: :func:`cnnbook.fit` with :data:`LONG` for ``--epochs`` epochs.
+
+Every run is tested after every epoch (evaluation time excluded from the training seconds), so
+each has a time to 99.0% test accuracy. The table shows images per second, training seconds, the
+time to 99.0% and the final accuracy. On a CUDA GPU the bench also times AlexNetCIFAR training
+(images per second on random data, after a warm-up) -- always with ``--gpu-alexnet``.
+``--quick`` runs everything on a small subset for one or two epochs, in seconds (for tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .train import History
+
+__all__ = ["FAST", "LONG", "GPU_FAST", "run_baseline", "run_cnnbook", "alexnet_throughput", "format_table",
+           "add_arguments", "bench_command"]
+
+# cnnbook's recipes for LeNet-5 on MNIST: fit's keyword arguments, plus ``shift``, the pixels of
+# random_shift augmentation (0: none). Tuned on a 2-core CPU (AdamW, one-cycle, label smoothing):
+# FAST: 2.5 epochs of small batches; without augmentation, which pays only in longer runs.
+# LONG: 10 epochs of larger batches with shifts of up to 2 pixels.
+# GPU_FAST: large batches, fewer steps -- on a GPU the step count, not the image count, sets the time.
+FAST = dict(epochs=2.5, batch_size=128, lr=5e-3, label_smoothing=0.1, shift=0)
+LONG = dict(epochs=10, batch_size=256, lr=4e-3, label_smoothing=0.1, shift=2)
+GPU_FAST = dict(epochs=4, batch_size=512, lr=8e-3, label_smoothing=0.1, shift=0)
+
+
+# ----------------------------------------------------------------------------- the baseline
+
+
+class _TensorMNIST(torch.utils.data.Dataset):
+    """MNIST held in tensors, served like torchvision's ``MNIST``: each item a PIL image through
+    ``transform``, and an int label. Used when torchvision's files are not in the data root (the
+    bundled subset, --quick)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform) -> None:
+        self.images, self.labels, self.transform = images[:, 0].numpy(), labels.tolist(), transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[i], mode="L")), self.labels[i]
+
+
+def _baseline_data(root: str | None, train_ds, test_ds, quick: bool):
+    """(train, test, description): torchvision's MNIST from ``root`` if its files are there (and not
+    --quick), else the same images as cnnbook's datasets, served the same way."""
+    try:
+        from torchvision import datasets, transforms
+    except ImportError as err:
+        raise RuntimeError("the bench's baseline needs torchvision: pip install torchvision") from err
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    if not quick and root is not None and train_ds.source in ("local", "download"):
+        try:
+            return (datasets.MNIST(root, train=True, transform=transform, download=False),
+                    datasets.MNIST(root, train=False, transform=transform, download=False),
+                    "torchvision MNIST")
+        except RuntimeError:
+            pass  # files in a layout torchvision does not read: serve cnnbook's copy instead
+    return (_TensorMNIST(train_ds.images, train_ds.labels, transform),
+            _TensorMNIST(test_ds.images, test_ds.labels, transform), f"{train_ds.name} via a PIL Dataset")
+
+
+def run_baseline(train, test, *, epochs: int = 10, device: torch.device | str = "cpu", seed: int = 0) -> History:
+    """The usual loop: DataLoader (batch 64, shuffle), LeNet5, Adam lr 1e-3, ``epochs`` epochs.
+    ``train``/``test`` are map-style datasets of (image (1, 28, 28), label). Tested after every
+    epoch; the evaluation is not counted in the training seconds."""
+    from .models import LeNet5
+
+    dev = torch.device(device)
+    torch.manual_seed(seed)
+    model = LeNet5().to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train_loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True)
+    test_loader = torch.utils.data.DataLoader(test, batch_size=1000)
+    history = History()
+    for _ in range(epochs):
+        model.train()
+        running_loss, correct, seen = 0.0, 0, 0
+        _sync(dev)
+        start = time.perf_counter()
+        for images, labels in train_loader:
+            images, labels = images.to(dev), labels.to(dev)
+            optimizer.zero_grad()
+            outputs = model(images)
+            loss = F.cross_entropy(outputs, labels)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item() * labels.size(0)
+            correct += (outputs.argmax(1) == labels).sum().item()
+            seen += labels.size(0)
+        _sync(dev)
+        seconds = time.perf_counter() - start
+        model.eval()
+        test_loss, test_correct, test_seen = 0.0, 0, 0
+        with torch.no_grad():
+            for images, labels in test_loader:
+                images, labels = images.to(dev), labels.to(dev)
+                outputs = model(images)
+                test_loss += F.cross_entropy(outputs, labels, reduction="sum").item()
+                test_correct += (outputs.argmax(1) == labels).sum().item()
+                test_seen += labels.size(0)
+        history.append(train_loss=running_loss / seen, train_acc=100 * correct / seen,
+                       test_loss=test_loss / test_seen, test_acc=100 * test_correct / test_seen,
+                       seconds=seconds, images_per_s=seen / seconds)
+    return history
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+# ----------------------------------------------------------------------------- cnnbook's runs
+
+
+def run_cnnbook(train, test, recipe: dict, *, device: torch.device | str, seed: int = 0,
+                epochs: int | None = None, progress: bool = True) -> History:
+    """cnnbook's :func:`~cnnbook.fit` of a fresh LeNet5 with ``recipe`` (:data:`FAST` or :data:`LONG`)."""
+    from .data import random_shift
+    from .models import LeNet5
+    from .train import fit
+
+    torch.manual_seed(seed)
+    model = LeNet5()
+    r = dict(recipe)
+    shift = r.pop("shift")
+    if epochs is not None:
+        r["epochs"] = epochs
+    return fit(model, train, test, device=device, seed=seed, progress=progress,
+               augment=random_shift(shift) if shift else None, **r)
+
+
+def alexnet_throughput(*, device: torch.device | str = "cuda", n: int = 50_000, batch_size: int = 512,
+                       epochs: int = 3, compile: bool = False, progress: bool = False) -> float:
+    """Training images per second of :class:`~cnnbook.models.AlexNetCIFAR` through :func:`cnnbook.fit`
+    on ``n`` random, non-zero 3x32x32 images: the fastest epoch after the first (the warm-up)."""
+    from .data import ImageDataset
+    from .models import AlexNetCIFAR
+    from .train import fit
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(1, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    data = ImageDataset(images, labels, tuple(str(i) for i in range(10)), "random images", "stand-in",
+                        (0.5, 0.5, 0.5), (0.29, 0.29, 0.29))
+    history = fit(AlexNetCIFAR(), data, None, epochs=epochs, batch_size=batch_size, device=device,
+                  compile=compile, progress=progress, seed=0)
+    return max(history.images_per_s[1:] or history.images_per_s)
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def _row(name: str, h: History, epochs: float | None = None) -> dict:
+    return {
+        "run": name,
+        "epochs": epochs if epochs is not None and len(h) == math.ceil(epochs) else len(h),
+        "images_per_s": (sum(h.images_per_s[i] * h.seconds[i] for i in range(len(h))) / h.train_seconds)
+        if len(h) else math.nan,
+        "train_seconds": h.train_seconds,
+        "time_to_99": h.time_to(99.0),
+        "final_acc": h.test_acc[-1] if len(h) else math.nan,
+        "history": h.as_dict(),
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    """The bench's table: one line per run."""
+    lines = [f"{'run':<22} {'epochs':>6} {'images/s':>10} {'train s':>9} {'time to 99.0%':>14} {'final acc %':>12}"]
+    for r in rows:
+        t99 = f"{r['time_to_99']:.2f} s" if r["time_to_99"] is not None else "not reached"
+        lines.append(f"{r['run']:<22} {r['epochs']:>6g} {r['images_per_s']:>10,.0f} {r['train_seconds']:>9.2f} "
+                     f"{t99:>14} {r['final_acc']:>12.2f}")
+    return "\n".join(lines)
+
+
+def _no_nan(x):
+    """``x`` with every NaN float replaced by None (JSON has no NaN)."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_no_nan(v) for v in x]
+    return x
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bench's command-line options."""
+    parser.add_argument("--data-root", default=None, help="data folder holding MNIST (torchvision's layout)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of the baseline and the long cnnbook run (default 10)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a small subset and 1-2 epochs: seconds (a smoke test)")
+    parser.add_argument("--json", default=None, metavar="FILE", help="write the results to FILE as JSON")
+    parser.add_argument("--gpu-alexnet", action="store_true", help="also time AlexNetCIFAR (always done on CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile AlexNetCIFAR for its timing")
+    parser.add_argument("--skip-baseline", action="store_true", help="run cnnbook's loops only")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """Run the bench with parsed arguments; print the table; return the exit status."""
+    from .cli import _device, load_data
+    from .runtime import hardware
+    from .train import cpu_has_bf16
+
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    dev = _device(args.device)
+    progress = not args.no_progress
+    train, test = load_data("mnist", args.data_root, quick=args.quick)
+    machine = hardware(dev) if dev.type == "cpu" else f"{hardware(dev)}; {torch.get_num_threads()} CPU threads"
+    if dev.type == "cpu":
+        machine += f"; bf16 autocast: {'yes' if cpu_has_bf16() else 'no'}"
+    print(f"Bench on {machine}")
+    print(f"Data: {train.name} ({train.source}), {len(train):,} train / {len(test):,} test images")
+    long_epochs = 2 if args.quick else args.epochs
+    rows, extra = [], {}
+
+    if not args.skip_baseline:
+        base_train, base_test, how = _baseline_data(args.data_root, train, test, args.quick)
+        base_epochs = 1 if args.quick else args.epochs
+        print(f"baseline: {how}, DataLoader batch 64, Adam 1e-3, {base_epochs} epoch(s) ...", flush=True)
+        rows.append(_row("baseline (usual loop)", run_baseline(base_train, base_test, epochs=base_epochs,
+                                                               device=dev, seed=args.seed), base_epochs))
+        print(format_table(rows[-1:]), flush=True)
+
+    fast = GPU_FAST if dev.type == "cuda" else FAST
+    if dev.type == "cuda":  # warm up CUDA, cuDNN and the allocator, so the timed runs measure training
+        run_cnnbook(train.subset(min(4096, len(train))), None, fast, device=dev, epochs=1, progress=False)
+    fast_epochs = 1 if args.quick else fast["epochs"]
+    print(f"cnnbook fast: {fast_epochs:g} epochs ...", flush=True)
+    rows.append(_row("cnnbook fast", run_cnnbook(train, test, fast, device=dev, seed=args.seed,
+                                                 epochs=fast_epochs, progress=progress), fast_epochs))
+    print(f"cnnbook {long_epochs}-epoch ...", flush=True)
+    rows.append(_row(f"cnnbook {long_epochs}-epoch", run_cnnbook(train, test, LONG, device=dev, seed=args.seed,
+                                                                 epochs=long_epochs, progress=progress), long_epochs))
+
+    if dev.type == "cuda" or args.gpu_alexnet:
+        n = 4096 if args.quick else 50_000
+        print(f"AlexNetCIFAR throughput on {n:,} random images ...", flush=True)
+        extra["alexnet_cifar_images_per_s"] = alexnet_throughput(
+            device=dev, n=n, batch_size=512, epochs=2 if args.quick else 3, compile=args.compile)
+
+    print()
+    print(f"Machine: {machine}")
+    print(format_table(rows))
+    base = rows[0] if not args.skip_baseline else None
+    fast_row = next(r for r in rows if r["run"] == "cnnbook fast")
+    if base is not None and fast_row["time_to_99"] is not None:
+        ratio = base["train_seconds"] / fast_row["time_to_99"]
+        extra["speedup_to_99"] = ratio
+        print(f"cnnbook fast reached 99.0% in {fast_row['time_to_99']:.2f} s: 1/{ratio:.1f} of the baseline's "
+              f"{base['train_seconds']:.1f} s of training (target: 1/10 or less).")
+    if "alexnet_cifar_images_per_s" in extra:
+        print(f"AlexNetCIFAR training: {extra['alexnet_cifar_images_per_s']:,.0f} images/s")
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "machine": machine, "device": str(dev), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "dataset": train.name, "data_source": train.source, "train_size": len(train), "test_size": len(test),
+            "quick": bool(args.quick), "recipes": {"fast": fast, "long": LONG}, "rows": rows, **extra,
+        }
+        path.write_text(json.dumps(_no_nan(record), indent=2))
+        print(f"Wrote {path}")
+    return 0

@@ -1,0 +1,630 @@
+"""The training engine: :func:`fit` a model, :func:`evaluate` it, :func:`predict` with it.
+
+One loop serves every chapter, a laptop CPU and a GPU alike::
+
+    history = cb.fit(model, train, test, epochs=3)      # -> History, one row per epoch
+    loss, acc = cb.evaluate(model, test)                # acc in percent
+    probs, labels = cb.predict(model, test)             # for a confusion matrix
+
+What makes it fast: the data sits on the device as uint8 and every batch is drawn there
+(:class:`~cnnbook.data.DeviceLoader`); loss and correct counts are summed in device tensors and
+read once per epoch (no host synchronisation per step); the model runs in mixed precision (bf16
+on GPUs that support it, else fp16 with a gradient scaler; bf16 also on CPUs that compute it
+natively) and in the channels_last memory format, optionally ``torch.compile``-d; the learning
+rate follows a one-cycle schedule. Evaluation runs in big batches under ``torch.inference_mode``
+and is not counted in the training seconds.
+
+Started by ``torchrun`` (``WORLD_SIZE`` > 1), the same loop trains data-parallel: see
+:mod:`cnnbook.distributed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from . import distributed as dist_
+from .data import DeviceLoader, ImageDataset, as_dataset
+from .runtime import device as default_device
+
+__all__ = ["History", "fit", "evaluate", "predict", "cpu_has_bf16", "DEFAULT_LR", "OPTIMIZERS", "SCHEDULES"]
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("onecycle", "constant")
+# Peak learning rates of the one-cycle schedule (tuned on MNIST/LeNet-5 at batch 128..512).
+DEFAULT_LR = {"adamw": 4e-3, "adam": 4e-3, "sgd": 0.1}
+DEFAULT_WEIGHT_DECAY = {"adamw": 5e-4, "adam": 0.0, "sgd": 5e-4}
+_LIVE_EVERY = 25  # CPU only: refresh the progress bar's loss/accuracy every this many steps
+
+
+# ----------------------------------------------------------------------------- History
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured, one entry per epoch.
+
+    ``train_loss`` and ``train_acc`` (percent) are averaged over the epoch's (augmented) training
+    batches; ``test_loss`` and ``test_acc`` (percent) are measured on the test data after the epoch
+    (NaN when there is none); ``seconds`` is the epoch's training time, evaluation excluded, and
+    ``images_per_s`` the training images processed per second.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    images_per_s: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.train_loss)
+
+    def append(self, *, train_loss: float, train_acc: float, test_loss: float, test_acc: float,
+               seconds: float, images_per_s: float) -> None:
+        """Record one epoch."""
+        for name, value in locals().items():
+            if name != "self":
+                getattr(self, name).append(float(value))
+
+    @property
+    def train_seconds(self) -> float:
+        """Total training seconds (evaluation excluded)."""
+        return float(sum(self.seconds))
+
+    def time_to(self, acc: float) -> float | None:
+        """Training seconds until the test accuracy first reached ``acc`` percent (summed over the
+        epochs up to and including that one), or None if it never did."""
+        if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 < acc <= 100:
+            raise ValueError(f"acc must be a percentage in (0, 100], got {acc!r}")
+        total = 0.0
+        for seconds, test_acc in zip(self.seconds, self.test_acc):
+            total += seconds
+            if test_acc >= acc:  # NaN (no test data) compares False
+                return total
+        return None
+
+    def as_dict(self) -> dict[str, list[float | None]]:
+        """The lists by name, JSON-ready (NaN written as None)."""
+        return {k: [None if math.isnan(v) else v for v in vals] for k, vals in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        """The inverse of :meth:`as_dict`."""
+        return cls(**{k: [math.nan if v is None else float(v) for v in d.get(k, [])]
+                      for k in cls.__dataclass_fields__})
+
+    def table(self) -> str:
+        """The history as a text table, one row per epoch."""
+        head = f"{'epoch':>5}  {'train loss':>10}  {'train acc':>9}  {'test loss':>9}  {'test acc':>8}  {'seconds':>7}  {'images/s':>9}"
+        rows = [head]
+        for i in range(len(self)):
+            rows.append(f"{i + 1:>5}  {self.train_loss[i]:>10.4f}  {self.train_acc[i]:>8.2f}%  "
+                        f"{self.test_loss[i]:>9.4f}  {self.test_acc[i]:>7.2f}%  {self.seconds[i]:>7.2f}  "
+                        f"{self.images_per_s[i]:>9,.0f}")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        if not len(self):
+            return "History(no epochs)"
+        return f"History({len(self)} epochs, {self.train_seconds:.1f} s of training)\n{self.table()}"
+
+    def plot(self, *, title: str | None = None):
+        """A figure with two panels against the epoch: loss (train, test) and accuracy in percent
+        (train, test). Returns the matplotlib Figure (made with pyplot, so Jupyter shows it when the
+        cell ends; end the line with ``;`` to keep it from showing twice)."""
+        import matplotlib.pyplot as plt  # lazy: cnnbook imports without matplotlib
+
+        from .viz import plot_curves
+
+        if not len(self):
+            raise ValueError("the history is empty: no epoch to plot")
+        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
+        has_test = any(not math.isnan(v) for v in self.test_acc)
+        for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy (%)")):
+            curves = {"train": getattr(self, f"train_{key}")}
+            if has_test:
+                curves["test"] = getattr(self, f"test_{key}")
+            plot_curves(curves, ylabel=label, ax=ax)
+        final = (f"final test accuracy {self.test_acc[-1]:.2f}%" if has_test
+                 else f"final train accuracy {self.train_acc[-1]:.2f}%")
+        ax_acc.set_title(final)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return fig
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def cpu_has_bf16() -> bool:
+    """True if this CPU computes in bfloat16 natively (AVX512-BF16 or AMX), where bf16 autocast pays."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    try:
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    except Exception:  # noqa: BLE001 -- private helpers; without them, assume no
+        return False
+
+
+def _amp_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The autocast dtype for ``amp=True``: on CUDA bf16 if supported, else fp16; on a CPU with
+    native bf16 (see :func:`cpu_has_bf16`) bf16; otherwise None, full precision."""
+    if not amp:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_bf16():
+        return torch.bfloat16
+    return None
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def _grad_scaler(enabled: bool):
+    """A gradient scaler for fp16 training (a pass-through when not enabled)."""
+    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _device(device: torch.device | str) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a device such as 'cpu' or 'cuda', got {device!r}") from err
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    p = next(iter(model.parameters()), None)
+    return p.device if p is not None else default_device()
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
+def _check_epochs(epochs: object) -> None:
+    ok = isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1
+    ok = ok or (isinstance(epochs, float) and math.isfinite(epochs) and epochs > 0)
+    if not ok:
+        raise ValueError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
+
+
+def _check_int(name: str, value: object, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def _dataset(name: str, data: object) -> ImageDataset:
+    """``data`` as an ImageDataset, with errors that name the parameter."""
+    if isinstance(data, ImageDataset):
+        return data
+    try:
+        return as_dataset(data)
+    except TypeError as err:
+        raise TypeError(f"{name}: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+
+
+def _eval_loader(data: object, name: str, batch_size: int, device: torch.device) -> DeviceLoader:
+    """A loader over ``data`` in its order, no augmentation (an augmenting DeviceLoader is unwrapped)."""
+    return DeviceLoader(_dataset(name, data), batch_size, device=device)
+
+
+@torch.inference_mode()
+def _evaluate_loader(model: nn.Module, loader: DeviceLoader, dtype: torch.dtype | None,
+                     channels_last: bool) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy %) over ``loader``; one host sync at the end."""
+    was_training = model.training
+    model.eval()
+    dev = loader.device
+    loss_sum = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev, dtype=torch.long)
+    n = 0
+    for x, y in loader:
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(dev, dtype):
+            out = model(x)
+        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+        correct += (out.argmax(1) == y).sum()
+        n += y.shape[0]
+    model.train(was_training)
+    return loss_sum.item() / n, 100.0 * correct.item() / n
+
+
+def _num_outputs(model: nn.Module, loader: DeviceLoader, channels_last: bool) -> int:
+    """Run the model once on two samples (eval mode, no grad) and return its number of outputs.
+    Catches wrong input sizes early, with the model's own message."""
+    ds = loader.dataset
+    probe = DeviceLoader(replace(ds, images=ds.images[:2], labels=ds.labels[:2]), 2, device=loader.device)
+    x, _ = next(iter(probe))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+    model.train(was_training)
+    if out.dim() != 2:
+        raise ValueError(f"model must return logits of shape (N, classes), got shape {tuple(out.shape)}")
+    return out.shape[1]
+
+
+def _make_optimizer(optimizer: object, model: nn.Module, lr: float, weight_decay: float | None):
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if callable(optimizer) and not isinstance(optimizer, str):
+        opt = optimizer(model.parameters())
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must return a torch.optim.Optimizer when called with the model's "
+                            f"parameters, got {type(opt).__name__}")
+        return opt
+    name = optimizer.lower()
+    wd = DEFAULT_WEIGHT_DECAY[name] if weight_decay is None else weight_decay
+    if name == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd, betas=(0.9, 0.99))
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd, betas=(0.9, 0.99))
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
+
+
+def _make_schedule(schedule: str, opt: torch.optim.Optimizer, lr: float, total_steps: int):
+    if schedule == "onecycle":
+        # warm up over the first quarter of the steps (OneCycleLR divides by zero if exactly 1 step)
+        pct = 0.25 if abs(0.25 * total_steps - 1) > 1e-9 else 0.3
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=lr, total_steps=total_steps, pct_start=pct, div_factor=25.0,
+            final_div_factor=1e4, cycle_momentum=True)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # never leaves a half-written checkpoint
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
+
+    return tqdm(total=total, disable=not enabled, unit="step", dynamic_ncols=True, leave=True)
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+def fit(
+    model: nn.Module,
+    train: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]",
+    test: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor] | None" = None,
+    *,
+    epochs: int | float,
+    batch_size: int = 128,
+    lr: float | None = None,
+    optimizer: "str | torch.optim.Optimizer | Callable" = "adamw",
+    weight_decay: float | None = None,
+    schedule: str = "onecycle",
+    label_smoothing: float = 0.0,
+    augment: Callable[[Tensor], Tensor] | None = None,
+    device: torch.device | str | None = None,
+    amp: bool = True,
+    channels_last: bool = True,
+    compile: bool = False,
+    seed: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    target_acc: float | None = None,
+    eval_batch_size: int = 1024,
+) -> History:
+    """Train ``model`` on ``train`` for ``epochs`` epochs, testing on ``test`` after each; return a :class:`History`.
+
+    ``epochs`` may be fractional (e.g. 2.5): the last epoch is then cut short, and the schedule
+    ends with it.
+
+    ``train`` and ``test``: an :class:`~cnnbook.data.ImageDataset`, an ``(images, labels)`` pair of
+    tensors (images (N, H, W) or (N, C, H, W), uint8 or float; labels (N,) class indices) or a
+    :class:`~cnnbook.data.DeviceLoader` (used as it is: its batch size, augmentation and seed).
+    Each training batch x (B, C, H, W) goes through ``model`` to logits (B, K) and cross-entropy
+    (``label_smoothing`` optional); ``augment`` (e.g. ``cb.random_shift(2)``) transforms every
+    training batch on the device.
+
+    Optimiser ``"adamw"`` (default), ``"adam"`` or ``"sgd"`` (Nesterov momentum 0.9) -- or an
+    optimizer built on ``model.parameters()``, or a function making one from them -- with peak
+    learning rate ``lr`` (default :data:`DEFAULT_LR` by optimiser) on a one-cycle schedule (warm-up
+    over the first quarter, then cosine decay) or ``schedule="constant"``.
+
+    ``device``: default :func:`cnnbook.device`; the model is moved there. ``amp`` (mixed
+    precision) computes in bf16 on CUDA GPUs that support it (else fp16 with a gradient scaler) and
+    on CPUs with native bf16 (AVX512-BF16 or AMX; see :func:`cpu_has_bf16`), in float32 elsewhere;
+    weights and optimiser state stay float32. ``channels_last`` stores images and convolution
+    weights in the NHWC memory format (faster on GPUs and CPUs alike); ``compile=True`` runs
+    ``torch.compile(model)``. ``seed`` seeds torch and the batch order, so
+    that two CPU runs give the same History. ``checkpoint`` is a file written after every epoch
+    (model, optimiser, schedule, history); ``resume=True`` continues from it. ``target_acc``
+    stops after the first epoch whose test accuracy reaches it (percent). Ctrl-C stops cleanly and
+    returns the epochs completed so far. fit leaves the model in evaluation mode.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the loop runs data-parallel: ``batch_size`` is the
+    global batch, split evenly over the processes, and only rank 0 shows progress and writes files.
+    """
+    # ---- arguments
+    _check_model(model)
+    _check_epochs(epochs)
+    _check_int("batch_size", batch_size)
+    _check_int("eval_batch_size", eval_batch_size)
+    if isinstance(optimizer, str) and optimizer.lower() not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, an optimizer or a function of the "
+                         f"parameters, got {optimizer!r}")
+    if not isinstance(optimizer, (str, torch.optim.Optimizer)) and not callable(optimizer):
+        raise TypeError(f"optimizer must be a name, an optimizer or a function, got {type(optimizer).__name__}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
+        raise ValueError(f"lr must be a number > 0 (or None for the default), got {lr!r}")
+    if weight_decay is not None and (not isinstance(weight_decay, (int, float)) or weight_decay < 0):
+        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+    if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function of a batch (B, C, H, W) or None, got {type(augment).__name__}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    if target_acc is not None and (isinstance(target_acc, bool) or not isinstance(target_acc, (int, float))
+                                   or not 0 < target_acc <= 100):
+        raise ValueError(f"target_acc must be a percentage in (0, 100] or None, got {target_acc!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint= the file to resume from")
+    if target_acc is not None and test is None:
+        raise ValueError("target_acc needs test data to measure the accuracy on")
+
+    # ---- where: device and processes
+    dev = _device(device) if device is not None else (
+        train.device if isinstance(train, DeviceLoader) else default_device())
+    world, created_group = dist_.setup(dev)
+    if world.active and dev.type == "cuda":
+        dev = torch.device("cuda", world.local_rank)
+    if world.active and batch_size % world.size:
+        raise ValueError(f"batch_size must be divisible by the number of processes ({world.size}), got {batch_size}")
+    main = world.is_main
+
+    cudnn_benchmark = torch.backends.cudnn.benchmark
+    if dev.type == "cuda":  # images of one size: let cuDNN pick the fastest convolution algorithms
+        torch.backends.cudnn.benchmark = True
+    try:
+        return _fit(model, train, test, epochs, batch_size, lr, optimizer, weight_decay, schedule,
+                    label_smoothing, augment, dev, amp, channels_last, compile, seed, checkpoint, resume,
+                    progress and main, target_acc, eval_batch_size, world)
+    finally:
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+        if created_group:
+            dist_.cleanup()
+
+
+def _fit(model, train, test, epochs, batch_size, lr, optimizer, weight_decay, schedule, label_smoothing,
+         augment, dev, amp, channels_last, compile, seed, checkpoint, resume, progress, target_acc,
+         eval_batch_size, world) -> History:
+    if seed is not None:
+        torch.manual_seed(seed)
+    # ---- data
+    if isinstance(train, DeviceLoader):
+        loader = train
+    else:
+        loader = DeviceLoader(_dataset("train", train), batch_size // world.size, shuffle=True,
+                              augment=augment, device=dev, seed=seed, rank=world.rank, world_size=world.size)
+    test_loader = None if test is None else _eval_loader(test, "test", eval_batch_size, loader.device)
+    dev = loader.device
+
+    # ---- model
+    model.to(dev)
+    cl = channels_last and dev.type in ("cuda", "cpu")
+    if cl:
+        model.to(memory_format=torch.channels_last)
+    classes = _num_outputs(model, loader, cl)
+    top = int(loader.dataset.labels.max())
+    if top >= classes:
+        raise ValueError(f"train has labels up to {top} but the model has {classes} outputs: "
+                         f"give the model num_classes >= {top + 1}")
+    net: nn.Module = model
+    if world.active:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    if compile:
+        net = torch.compile(net)
+    dtype = _amp_dtype(dev, amp)
+    scaler = _grad_scaler(dtype == torch.float16)
+
+    # ---- optimiser and schedule
+    name = optimizer.lower() if isinstance(optimizer, str) else None
+    peak = lr if lr is not None else DEFAULT_LR[name] if name else None
+    opt = _make_optimizer(name or optimizer, model, peak or 1e-3, weight_decay)
+    if peak is None:  # an optimizer given without lr=: its own learning rate is the peak
+        peak = opt.param_groups[0]["lr"]
+    steps = len(loader)
+    total_steps = max(1, round(epochs * steps))  # a fractional last epoch is cut short
+    n_epochs = -(-total_steps // steps)
+    sched = _make_schedule(schedule, opt, peak, total_steps)
+
+    # ---- resume
+    history, start = History(), 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if resume and path is not None and path.exists():
+        state = torch.load(path, map_location=dev, weights_only=False)
+        if state.get("epochs") != epochs:
+            raise ValueError(f"checkpoint {path} belongs to a run of {state.get('epochs')} epochs; "
+                             f"resume it with epochs={state.get('epochs')}, got epochs={epochs}")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history = History.from_dict(state["history"])
+        start = state["epoch"]
+        loader.seed = state["loader_seed"]
+        _set_rng_state(state["rng"], dev)
+        if progress:
+            print(f"Resuming from {path}: {start} of {n_epochs} epochs done.")
+    elif resume and progress:
+        print(f"No checkpoint at {path} yet: starting from epoch 1.")
+
+    # ---- the loop
+    bar = _progress_bar(total_steps - start * steps, progress and start < n_epochs)
+    live = dev.type == "cpu"  # reading a CPU tensor costs nothing; on a GPU it would wait for it
+    step_count = 0
+    model.train()
+    try:
+        for epoch in range(start, n_epochs):
+            bar.set_description(f"epoch {epoch + 1}/{n_epochs}")
+            epoch_steps = min(steps, total_steps - epoch * steps)
+            loader.set_epoch(epoch)
+            loss_sum = torch.zeros((), device=dev)
+            correct = torch.zeros((), device=dev, dtype=torch.long)
+            seen = 0
+            _sync(dev)
+            t0 = time.perf_counter()
+            for i, (x, y) in enumerate(loader):
+                if i == epoch_steps:
+                    break
+                if cl:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with _autocast(dev, dtype):
+                    out = net(x)
+                    loss = F.cross_entropy(out, y, label_smoothing=label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                with warnings.catch_warnings():  # fp16: a skipped step makes the scheduler complain
+                    warnings.simplefilter("ignore", UserWarning)
+                    sched.step()
+                loss_sum += loss.detach().float() * y.shape[0]
+                correct += (out.argmax(1) == y).sum()
+                seen += y.shape[0]
+                step_count += 1
+                bar.update(1)
+                if live and progress and step_count % _LIVE_EVERY == 0:
+                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}",
+                                    acc=f"{100 * correct.item() / seen:.2f}%", refresh=False)
+            totals = dist_.all_reduce_sum(torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=dev)]))
+            _sync(dev)
+            seconds = time.perf_counter() - t0
+            total_loss, total_correct, total_seen = totals.tolist()  # the one sync of the epoch
+            test_loss, test_acc = math.nan, math.nan
+            if test_loader is not None:
+                test_loss, test_acc = _evaluate_loader(model, test_loader, dtype, cl)
+            history.append(train_loss=total_loss / total_seen, train_acc=100 * total_correct / total_seen,
+                           test_loss=test_loss, test_acc=test_acc, seconds=seconds,
+                           images_per_s=total_seen / seconds)
+            post = {"loss": f"{history.train_loss[-1]:.4f}", "acc": f"{history.train_acc[-1]:.2f}%"}
+            if test_loader is not None:
+                post["test_acc"] = f"{test_acc:.2f}%"
+            bar.set_postfix(post)
+            if path is not None and world.is_main:
+                _save_checkpoint(path, {
+                    "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+                    "history": history.as_dict(), "epoch": epoch + 1, "epochs": epochs,
+                    "loader_seed": loader.seed, "rng": _rng_state(dev),
+                })
+            if target_acc is not None and test_acc >= target_acc:
+                break
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"Interrupted: returning the history of the {len(history)} epoch(s) completed "
+              f"(the model keeps the weights it had when stopped).")
+    finally:
+        bar.close()
+    model.eval()
+    return history
+
+
+# ----------------------------------------------------------------------------- evaluate, predict
+
+
+def evaluate(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]", *,
+             batch_size: int = 1024, device: torch.device | str | None = None) -> tuple[float, float]:
+    """(mean cross-entropy loss, accuracy in percent) of ``model`` on ``data``.
+
+    ``data``: an ImageDataset, a DeviceLoader (its data, without augmentation) or an
+    ``(images, labels)`` pair; batches x (B, C, H, W) -> logits (B, K). ``device``: default the
+    device of the model's parameters (the model is moved there). Mixed precision on CUDA.
+    """
+    _check_model(model)
+    _check_int("batch_size", batch_size)
+    dev = _device(device) if device is not None else _model_device(model)
+    model.to(dev)
+    cl = _uses_channels_last(model)
+    return _evaluate_loader(model, _eval_loader(data, "data", batch_size, dev), _amp_dtype(dev, True), cl)
+
+
+def _uses_channels_last(model: nn.Module) -> bool:
+    for p in model.parameters():
+        if p.dim() == 4:
+            return p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+    return False
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]", *,
+            batch_size: int = 1024, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+    """Class probabilities of ``model`` on every sample of ``data``, in order, and the true labels.
+
+    Returns ``(probs, labels)`` on the CPU: probs float32 (N, K) (softmax of the logits, rows sum
+    to 1), labels int64 (N,). ``probs.argmax(1)`` against ``labels`` gives a confusion matrix.
+    """
+    _check_model(model)
+    _check_int("batch_size", batch_size)
+    dev = _device(device) if device is not None else _model_device(model)
+    model.to(dev)
+    cl = _uses_channels_last(model)
+    loader = _eval_loader(data, "data", batch_size, dev)
+    dtype = _amp_dtype(dev, True)
+    was_training = model.training
+    model.eval()
+    probs: list[Tensor] = []
+    labels: list[Tensor] = []
+    for x, y in loader:
+        if cl:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(dev, dtype):
+            out = model(x)
+        probs.append(out.float().softmax(1))
+        labels.append(y)
+    model.train(was_training)
+    return torch.cat(probs).cpu(), torch.cat(labels).cpu()

@@ -1,0 +1,127 @@
+"""The command line: ``python -m cnnbook train`` writes its JSON record; mistakes are one line; the bench runs.
+
+Offline with an empty data folder, MNIST falls back to the subset bundled with cnnbook and
+CIFAR-10 to its generated stand-in, so these tests never need the network or /work/shared.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnbook import cli
+from cnnbook.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+FIELDS = {"model", "dataset", "data_source", "device", "train_size", "epochs", "train_seconds",
+          "test_acc", "time_to_99", "history"}
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env.pop("CNNBOOK_QUICK", None)
+    return subprocess.run([sys.executable, "-m", "cnnbook", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=timeout)
+
+
+def test_train_quick_writes_the_json_record(tmp_path):
+    out = tmp_path / "out" / "run.json"
+    r = run_cli("train", "lenet5", "--quick", "--data-root", str(tmp_path / "data"), "--device", "cpu",
+                "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    record = json.loads(out.read_text())
+    assert FIELDS <= set(record)
+    assert record["model"] == "lenet5" and record["device"] == "cpu"
+    assert record["data_source"] == "bundled" and "bundled" in record["dataset"]
+    assert record["train_size"] == 2000 and record["test_size"] == 500
+    assert record["epochs"] == 1 and len(record["history"]["test_acc"]) == 1
+    assert record["train_seconds"] == pytest.approx(sum(record["history"]["seconds"]))
+    assert record["test_acc"] == record["history"]["test_acc"][-1]
+    assert 10 < record["test_acc"] <= 100
+    t99 = record["time_to_99"]
+    assert t99 is None if record["test_acc"] < 99 else t99 == pytest.approx(record["train_seconds"])
+    assert "step" in r.stderr  # the progress bar
+    assert "test acc" in r.stdout  # the table of epochs
+
+
+def test_a_bad_model_name_is_one_line_and_exit_2_in_a_real_process():
+    r = run_cli("train", "resnet50", "--quick")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0] and "invalid choice" in lines[0] and "lenet5" in lines[0]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "lenet5", "--epochs", "0"], "--epochs"),
+    (["train", "lenet5", "--lr", "fast"], "--lr"),
+    (["train"], "MODEL"),
+    (["bench", "--frobnicate"], "unrecognized"),
+    ([], "required"),
+])
+def test_usage_mistakes_are_one_line_and_exit_2(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0] and words in lines[0]
+
+
+def test_runtime_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    assert main(["train", "lenet5", "--quick", "--data-root", str(not_a_folder)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "root" in lines[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path, capsys):
+    assert main(["train", "lenet5", "--quick", "--device", "cuda", "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "CUDA" in err[0]
+
+
+def test_every_model_of_the_registry_trains(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "QUICK_SIZE", {"mnist": (96, 48), "cifar10": (32, 16)})
+    for name in cli.RECIPES:
+        out = tmp_path / f"{name}.json"
+        code = main(["train", name, "--quick", "--batch-size", "16", "--data-root", str(tmp_path / "data"),
+                     "--device", "cpu", "--json", str(out), "--no-progress"])
+        assert code == 0, capsys.readouterr().err
+        record = json.loads(out.read_text())
+        assert record["model"] == name and record["train_size"] == (96 if "lenet" in name else 32)
+        assert record["data_source"] == ("bundled" if "lenet" in name else "stand-in")
+        assert len(record["history"]["train_loss"]) == 1
+
+
+def test_pad_images_adds_a_black_border_and_keeps_the_statistics_right():
+    from cnnbook.data import as_dataset
+
+    data = as_dataset((torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8), torch.zeros(50, dtype=torch.long)))
+    padded = cli.pad_images(data, 2)
+    assert padded.images.shape == (50, 1, 32, 32)
+    assert torch.equal(padded.images[:, :, 2:-2, 2:-2], data.images) and padded.images[:, :, :2].sum() == 0
+    pixels = padded.images.float() / 255
+    assert padded.mean[0] == pytest.approx(pixels.mean().item(), rel=1e-4)
+    assert padded.std[0] == pytest.approx(pixels.std().item(), rel=1e-3)
+
+
+def test_bench_quick_prints_the_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--data-root", str(tmp_path / "data"), "--device", "cpu",
+                 "--json", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    for words in ("baseline (usual loop)", "cnnbook fast", "cnnbook 2-epoch", "images/s", "train s",
+                  "time to 99.0%", "final acc %", "Machine:"):
+        assert words in text
+    record = json.loads(out.read_text())
+    assert [r["run"] for r in record["rows"]] == ["baseline (usual loop)", "cnnbook fast", "cnnbook 2-epoch"]
+    assert [r["epochs"] for r in record["rows"]] == [1, 1, 2]
+    for row in record["rows"]:
+        assert row["train_seconds"] > 0 and row["images_per_s"] > 0 and 0 <= row["final_acc"] <= 100
+    assert record["train_size"] == 2000 and record["data_source"] == "bundled"

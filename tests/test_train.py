@@ -1,0 +1,285 @@
+"""The training engine: fit, History, evaluate, predict, checkpoints, Ctrl-C and bad arguments.
+
+Everything runs on the CPU on a tiny, learnable dataset made here (three classes of bright
+half-images with noise), so the whole file takes seconds.
+"""
+import json
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+import cnnbook as cb
+from cnnbook.train import History, evaluate, fit, predict
+
+torch.set_num_threads(1)
+
+
+def halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n uint8 images (n, 1, 12, 12): class 0 bright top half, 1 bright bottom half, 2 bright left half."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    images = torch.randint(0, 190, (n, 1, 12, 12), generator=g)
+    images[labels == 0, :, :6, :] += 60
+    images[labels == 1, :, 6:, :] += 60
+    images[labels == 2, :, :, :6] += 60
+    return images.to(torch.uint8), labels
+
+
+def small_net(seed: int = 0) -> nn.Module:
+    """A tiny CNN: (N, 1, 12, 12) -> (N, 3) logits."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(36, 3))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return halves(384, 0), halves(120, 1)
+
+
+def fit_small(model, data, **kw):
+    train, test = data
+    kw = {"epochs": 2, "batch_size": 32, "lr": 0.02, "device": "cpu", "progress": False, "seed": 0, **kw}
+    return fit(model, train, test, **kw)
+
+
+def weights(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+# ----------------------------------------------------------------------------- fit and History
+
+
+def test_one_epoch_lowers_the_loss_and_learns(data):
+    model = small_net()
+    before, acc_before = evaluate(model, data[1])
+    h = fit_small(model, data, epochs=1)
+    after, acc_after = evaluate(model, data[1])
+    assert after < 0.7 * before
+    assert acc_after > 60 > acc_before
+    assert h.test_loss[-1] == pytest.approx(after, rel=1e-5)
+    assert h.test_acc[-1] == pytest.approx(acc_after)
+    assert not model.training  # fit leaves the model ready to predict
+
+
+def test_history_has_one_entry_per_epoch(data):
+    h = fit_small(small_net(), data, epochs=3)
+    assert len(h) == 3
+    for name in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s"):
+        values = getattr(h, name)
+        assert len(values) == 3 and all(isinstance(v, float) and math.isfinite(v) for v in values), name
+    assert all(s > 0 for s in h.seconds)
+    assert all(0 <= a <= 100 for a in h.train_acc + h.test_acc)
+    assert h.images_per_s[0] == pytest.approx(384 / h.seconds[0])
+    assert h.train_loss[-1] < h.train_loss[0]
+    assert h.train_seconds == pytest.approx(sum(h.seconds))
+    d = json.loads(json.dumps(h.as_dict()))
+    assert set(d) == {"train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s"}
+    assert History.from_dict(d) == h
+    text = repr(h)
+    assert "3 epochs" in text and text.count("\n") == 4
+
+
+def test_history_time_to_sums_seconds_up_to_the_first_epoch_reaching_the_accuracy():
+    h = History()
+    for seconds, acc in ((1.0, 90.0), (2.0, 99.1), (4.0, 98.0), (8.0, 99.5)):
+        h.append(train_loss=0.1, train_acc=acc, test_loss=0.1, test_acc=acc, seconds=seconds, images_per_s=1.0)
+    assert h.time_to(99.0) == 3.0
+    assert h.time_to(99.2) == 15.0
+    assert h.time_to(99.9) is None
+    assert h.time_to(90) == 1.0
+    with pytest.raises(ValueError, match="acc"):
+        h.time_to(0)
+    assert len(History()) == 0 and History().time_to(50) is None
+
+
+def test_history_plots_loss_and_accuracy(data):
+    h = fit_small(small_net(), data, epochs=2)
+    fig = h.plot(title="small")
+    assert len(fig.axes) == 2
+    assert [len(line.get_xdata()) for line in fig.axes[1].lines] == [2, 2]  # train and test accuracy
+    assert [float(v) for v in fig.axes[1].lines[1].get_ydata()] == pytest.approx(h.test_acc)
+    assert "test accuracy" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match="empty"):
+        History().plot()
+
+
+def test_without_test_data_test_columns_are_nan_and_json_null(data):
+    h = fit(small_net(), data[0], epochs=1, batch_size=64, device="cpu", progress=False)
+    assert math.isnan(h.test_acc[0]) and h.as_dict()["test_acc"] == [None]
+    assert h.time_to(10) is None
+
+
+def test_tensor_pairs_of_floats_and_3d_images_and_device_loaders_are_accepted(data):
+    (x, y), (xt, yt) = data
+    xf = (x.float() / 255 - 0.4)[:, 0]  # (N, H, W) float, already "normalised"
+    h = fit(small_net(), (xf, y), (( xt.float() / 255 - 0.4)[:, 0], yt), epochs=2, batch_size=32,
+            lr=0.03, device="cpu", progress=False, seed=0)
+    assert len(h) == 2 and h.test_acc[-1] > 80
+    loader = cb.DeviceLoader((x, y), 48, shuffle=True, device="cpu", seed=3)
+    h = fit(small_net(), loader, (xt, yt), epochs=2, lr=0.03, progress=False)
+    assert h.images_per_s[0] == pytest.approx(384 / h.seconds[0]) and h.test_acc[-1] > 80
+
+
+def test_fit_with_a_progress_bar_and_sgd_and_constant_schedule(data, capsys):
+    h = fit_small(small_net(), data, optimizer="sgd", schedule="constant", lr=0.05, progress=True)
+    assert h.test_acc[-1] > 80
+    opt_model = small_net()
+    h = fit_small(opt_model, data, optimizer=torch.optim.SGD(opt_model.parameters(), lr=0.05, momentum=0.9), lr=None)
+    assert h.test_acc[-1] > 80
+
+
+def test_fractional_epochs_cut_the_last_epoch_short(data):
+    h = fit_small(small_net(), data, epochs=1.5)  # 12 batches of 32 per epoch, then 6
+    assert len(h) == 2
+    assert h.images_per_s[0] * h.seconds[0] == pytest.approx(384)
+    assert h.images_per_s[1] * h.seconds[1] == pytest.approx(192)
+    assert h.test_acc[1] > 60
+
+
+@pytest.mark.parametrize("batch_size", [384, 192, 128, 96])
+def test_very_short_runs_of_1_to_4_steps_work(data, batch_size):
+    h = fit_small(small_net(), data, epochs=1, batch_size=batch_size)
+    assert len(h) == 1 and math.isfinite(h.train_loss[0])
+
+
+def test_target_acc_stops_early(data):
+    h = fit_small(small_net(), data, epochs=5, target_acc=50.0)
+    assert len(h) < 5 and h.test_acc[-1] >= 50.0
+    assert all(a < 50.0 for a in h.test_acc[:-1])
+
+
+# ----------------------------------------------------------------------------- evaluate, predict
+
+
+def test_evaluate_and_predict_agree(data):
+    model = small_net()
+    fit_small(model, data, epochs=1)
+    loss, acc = evaluate(model, data[1], batch_size=50)
+    probs, labels = predict(model, data[1], batch_size=50)
+    assert probs.shape == (120, 3) and probs.dtype == torch.float32 and probs.device.type == "cpu"
+    assert labels.shape == (120,) and labels.dtype == torch.int64
+    assert torch.equal(labels, data[1][1])  # in the data's order
+    assert torch.allclose(probs.sum(1), torch.ones(120), atol=1e-5)
+    assert 100 * (probs.argmax(1) == labels).float().mean().item() == pytest.approx(acc)
+    nll = -probs[torch.arange(120), labels].log().mean().item()
+    assert nll == pytest.approx(loss, rel=1e-4)
+    # a batch size that does not divide the data gives the same numbers
+    assert evaluate(model, data[1], batch_size=7) == pytest.approx((loss, acc), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- seed, checkpoints, Ctrl-C
+
+
+def comparable(h: History) -> dict:
+    d = h.as_dict()
+    d.pop("seconds"), d.pop("images_per_s")
+    return d
+
+
+def test_a_seed_makes_cpu_runs_repeatable(data):
+    runs = []
+    for _ in range(2):
+        model = small_net(seed=5)
+        h = fit_small(model, data, epochs=2, seed=11, augment=cb.random_shift(1))
+        runs.append((comparable(h), weights(model)))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+    other = small_net(seed=5)
+    h = fit_small(other, data, epochs=2, seed=12, augment=cb.random_shift(1))
+    assert comparable(h) != runs[0][0]
+
+
+class NoisyInterrupt:
+    """An augmentation that adds noise (drawing on torch's global generator) and, if asked,
+    raises KeyboardInterrupt -- as Ctrl-C would -- at training step ``at`` (counted from 1)."""
+
+    def __init__(self, at: int | None = None) -> None:
+        self.at, self.calls = at, 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.at is not None and self.calls == self.at:
+            raise KeyboardInterrupt
+        return x + 0.05 * torch.randn_like(x)
+
+
+def test_ctrl_c_returns_the_history_so_far(data, capsys):
+    model = small_net()
+    steps = 384 // 32
+    h = fit_small(model, data, epochs=4, augment=NoisyInterrupt(at=2 * steps + 3), progress=True)
+    assert len(h) == 2  # two epochs completed, the third interrupted
+    assert "Interrupted" in capsys.readouterr().out
+    assert evaluate(model, data[1])[1] > 80  # the model keeps its trained weights
+
+
+def test_checkpoint_resume_continues_exactly(data, tmp_path):
+    steps = 384 // 32
+    straight = small_net()
+    h_straight = fit_small(straight, data, epochs=3, augment=NoisyInterrupt())
+
+    path = tmp_path / "run.pt"
+    first = small_net()
+    h_first = fit_small(first, data, epochs=3, augment=NoisyInterrupt(at=steps + 5), checkpoint=path)
+    assert len(h_first) == 1 and path.exists()
+
+    resumed = small_net(seed=99)  # different start: the checkpoint restores everything
+    h = fit_small(resumed, data, epochs=3, augment=NoisyInterrupt(), checkpoint=path, resume=True)
+    assert len(h) == 3
+    assert comparable(h) == comparable(h_straight)
+    assert all(torch.equal(a, b) for a, b in zip(weights(resumed), weights(straight)))
+
+    again = small_net()  # a finished run resumes to the same history, training nothing
+    h_again = fit_small(again, data, epochs=3, checkpoint=path, resume=True)
+    assert comparable(h_again) == comparable(h_straight)
+    with pytest.raises(ValueError, match="epochs"):
+        fit_small(small_net(), data, epochs=5, checkpoint=path, resume=True)
+
+
+def test_resume_without_a_checkpoint_file_starts_fresh(data, tmp_path):
+    h = fit_small(small_net(), data, epochs=1, checkpoint=tmp_path / "new" / "run.pt", resume=True)
+    assert len(h) == 1 and (tmp_path / "new" / "run.pt").exists()
+
+
+# ----------------------------------------------------------------------------- bad arguments
+
+
+@pytest.mark.parametrize("kw, error, name", [
+    ({"epochs": 0}, ValueError, "epochs"),
+    ({"epochs": -1}, ValueError, "epochs"),
+    ({"epochs": float("nan")}, ValueError, "epochs"),
+    ({"epochs": "3"}, ValueError, "epochs"),
+    ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"lr": -1.0}, ValueError, "lr"),
+    ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
+    ({"schedule": "steps"}, ValueError, "schedule"),
+    ({"label_smoothing": 1.0}, ValueError, "label_smoothing"),
+    ({"target_acc": 150}, ValueError, "target_acc"),
+    ({"resume": True}, ValueError, "checkpoint"),
+    ({"augment": "shift"}, TypeError, "augment"),
+    ({"seed": "zero"}, ValueError, "seed"),
+])
+def test_bad_arguments_name_the_parameter(data, kw, error, name):
+    with pytest.raises(error, match=name):
+        fit_small(small_net(), data, **kw)
+
+
+def test_bad_models_and_data_name_the_parameter(data):
+    (x, y), test = data
+    with pytest.raises(TypeError, match="model"):
+        fit("not a model", (x, y), epochs=1)
+    with pytest.raises(TypeError, match="train"):
+        fit(small_net(), "images.npy", epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="train.*labels"):
+        fit(small_net(), (x, y[:-1]), epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="test.*labels"):
+        fit(small_net(), (x, y), (test[0], test[1][:5]), epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="model has 3 outputs"):
+        fit(small_net(), (x, y * 2), epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="12, 12"):  # the model's own message about its input size
+        fit(cb.LeNet5(), (x, y), epochs=1, device="cpu", progress=False)
+    with pytest.raises(TypeError, match="model"):
+        evaluate(None, test)
+    with pytest.raises(ValueError, match="batch_size"):
+        predict(small_net(), test, batch_size=0)
