@@ -1,44 +1,52 @@
-"""cnnbook: the code behind the chapters of the book. ``import cnnbook as cb``."""
-# INTERIM (lead): lazy re-exports while modules are being written; replaced by plain imports.
-from importlib import import_module
+"""cnnbook: the code behind the chapters of the book.
 
+    import cnnbook as cb
+    device = cb.setup()                               # prints the device and the run budget
+    train, test = cb.load_mnist("train"), cb.load_mnist("test")
+    history = cb.fit(cb.LeNet5(), train, test, epochs=3)
+
+Everything a chapter needs is re-exported here; each lives in a module named after its concept
+(``cnnbook.pooling``, ``cnnbook.padding``, ``cnnbook.models``, ``cnnbook.data``, ``cnnbook.train``,
+...). ``import cnnbook`` needs torch alone: figures import matplotlib when drawn, and only
+``cnnbook.widgets`` imports ipywidgets.
+"""
+
+from .data import (
+    DataFileError,
+    DeviceLoader,
+    ImageDataset,
+    as_dataset,
+    compose,
+    load_cifar10,
+    load_mnist,
+    random_crop,
+    random_flip,
+    random_shift,
+)
+from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
+from .padding import conv_output_size, pad2d
+from .pooling import pool2d, receptive_field
+from .robustness import accuracy_vs_noise, accuracy_vs_shift
 from .runtime import Budget, budget, budget_note, device, glue, hardware, setup
+from .summary import count_macs, count_params, format_table, layer_table
+from .train import History, evaluate, fit, predict
+from .viz import confusion_matrix, plot_confusion_matrix, plot_curves, plot_feature_maps, show_images
 
-_LAZY = {
-    "pool2d": "pooling",
-    "pad2d": "padding",
-    "conv_output_size": "padding",
-    "LeNet5": "models",
-    "LeNet5Classic": "models",
-    "AlexNet": "models",
-    "AlexNetCIFAR": "models",
-    "ImageDataset": "data",
-    "load_mnist": "data",
-    "load_cifar10": "data",
-    "as_dataset": "data",
-    "DeviceLoader": "data",
-    "random_shift": "data",
-    "random_crop": "data",
-    "random_flip": "data",
-    "compose": "data",
-    "fit": "train",
-    "evaluate": "train",
-    "predict": "train",
-    "History": "train",
-    "layer_table": "summary",
-    "count_params": "summary",
-    "count_macs": "summary",
-    "format_table": "summary",
-    "show_images": "viz",
-    "plot_feature_maps": "viz",
-    "plot_confusion_matrix": "viz",
-    "confusion_matrix": "viz",
-    "widgets": "widgets",
-}
+__version__ = "0.1.0"
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        mod = import_module(f".{_LAZY[name]}", __name__)
-        return mod if name == _LAZY[name] else getattr(mod, name)
-    raise AttributeError(f"module 'cnnbook' has no attribute {name!r}")
+__all__ = [
+    # runtime
+    "device", "hardware", "budget", "Budget", "budget_note", "setup", "glue",
+    # from-scratch operations
+    "pool2d", "receptive_field", "pad2d", "conv_output_size",
+    # models and their anatomy
+    "LeNet5", "LeNet5Classic", "AlexNet", "AlexNetCIFAR",
+    "layer_table", "format_table", "count_params", "count_macs",
+    # data
+    "ImageDataset", "DataFileError", "load_mnist", "load_cifar10", "as_dataset", "DeviceLoader",
+    "random_shift", "random_crop", "random_flip", "compose",
+    # training
+    "fit", "evaluate", "predict", "History", "accuracy_vs_noise", "accuracy_vs_shift",
+    # figures
+    "show_images", "plot_feature_maps", "plot_curves", "confusion_matrix", "plot_confusion_matrix",
+]

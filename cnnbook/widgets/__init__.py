@@ -1,17 +1,11 @@
-"""Interactive ipywidgets demos for the chapters (the only part of cnnbook that imports ipywidgets)."""
-from importlib import import_module
+"""Interactive demos for the chapters: the only part of cnnbook that imports ipywidgets.
 
-_LAZY = {
-    "pooling_demo": "pooling",
-    "pooling_grid": "pooling",
-    "padding_demo": "padding",
-    "padding_grid": "padding",
-    "lenet_demo": "lenet",
-    "lenet_demo_grid": "lenet",
-}
+Each demo returns a widget to display in Jupyter or Colab; each has a static twin (``*_grid``)
+that draws the same thing for a few settings, which is what the book's website shows.
+"""
 
+from .lenet import lenet_demo, lenet_demo_grid
+from .padding import padding_demo, padding_grid
+from .pooling import pooling_demo, pooling_grid
 
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(name)
+__all__ = ["pooling_demo", "pooling_grid", "padding_demo", "padding_grid", "lenet_demo", "lenet_demo_grid"]
