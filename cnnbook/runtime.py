@@ -134,15 +134,14 @@ def budget_note(*, full: str, cpu: str, quick: str) -> Budget:
     return b
 
 
-def glue(name: str, value: T, display: bool = False) -> T:
-    """Hand ``value`` to the book's prose as ``{glue:text}`name```; return it unchanged.
+def glue(name: str, value: object, display: bool = False) -> None:
+    """Hand ``value`` to the book's prose, where ``{glue:text}`name``` shows it.
 
     The book build uses ``myst_nb.glue``. Where myst_nb is not installed (Colab, a plain Jupyter)
-    there is no prose to fill in, so the value is only returned, and the chapter runs all the same.
+    there is no prose to fill in, so nothing happens and the chapter runs all the same.
     """
     try:
         from myst_nb import glue as _glue
     except ImportError:
-        return value
+        return
     _glue(name, value, display=display)
-    return value
