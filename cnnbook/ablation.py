@@ -66,7 +66,7 @@ def run_ablation(
     train: Any,
     test: Any,
     *,
-    epochs: int,
+    epochs: int | float,
     augment: Callable[[Tensor], Tensor] | None = None,
     base: dict[str, Any] | None = None,
     model_fn: Callable[..., nn.Module] = AlexNetCIFAR,
@@ -78,7 +78,8 @@ def run_ablation(
     ``train``/``test``: anything :func:`cnnbook.fit` accepts (ImageDataset, (images, labels) with
     images (N, 3, 32, 32)). ``augment`` (a batch transform (B, C, H, W) -> (B, C, H, W)) is applied
     to the training batches of the variants with ``augment=True`` and never to the test data.
-    Every variant starts from the same seed. Further keyword arguments (``batch_size``, ``lr``,
+    ``epochs`` may be fractional, as in :func:`cnnbook.fit`. Every variant starts from the same
+    seed. Further keyword arguments (``batch_size``, ``lr``,
     ``optimizer``, ...) go to :func:`cnnbook.fit`. Returns one :class:`AblationRow` per variant,
     in order.
     """
@@ -88,8 +89,9 @@ def run_ablation(
         raise ValueError("variants must contain at least one Variant, got an empty sequence")
     if base is not None and not isinstance(base, dict):
         raise TypeError(f"base must be a dict of model keyword arguments or None, got {type(base).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or not (
+            epochs >= 1 if isinstance(epochs, int) else math.isfinite(epochs) and epochs > 0):
+        raise ValueError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
     if test is None:
         raise ValueError("test must be given: the ablation compares test accuracies")
     fit_kwargs.setdefault("progress", False)

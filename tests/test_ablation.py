@@ -60,6 +60,13 @@ def test_same_seed_same_result(tiny_data):
     assert a.history.train_loss == b.history.train_loss
 
 
+def test_fractional_epochs_are_passed_to_fit(tiny_data):
+    torch.set_num_threads(1)
+    train, test = tiny_data
+    row = run_ablation([Variant("half")], train, test, epochs=0.5, batch_size=4, base={"width": 0.0625})[0]
+    assert len(row.history) == 1 and row.history.seconds[0] > 0
+
+
 def test_format_ablation_shows_differences_to_the_baseline():
     rows = [AblationRow("base", 80.0, 90.0, 10.0, 1000), AblationRow("other", 77.5, 95.0, 12.0, 2000)]
     text = format_ablation(rows)
@@ -80,6 +87,10 @@ def test_bad_arguments_name_the_parameter(tiny_data):
         run_ablation(Variant("x"), train, test, epochs=1)
     with pytest.raises(ValueError, match="epochs"):
         run_ablation([Variant("x")], train, test, epochs=0)
+    with pytest.raises(ValueError, match="epochs"):
+        run_ablation([Variant("x")], train, test, epochs=float("nan"))
+    with pytest.raises(ValueError, match="epochs"):
+        run_ablation([Variant("x")], train, test, epochs=True)
     with pytest.raises(ValueError, match="test"):
         run_ablation([Variant("x")], train, None, epochs=1)
     with pytest.raises(TypeError, match="base"):

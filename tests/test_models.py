@@ -393,3 +393,12 @@ def test_lenet5_classic_rbf_learns_a_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_alexnet_cifar_starts_from_he_initialisation():
+    torch.manual_seed(0)
+    net = AlexNetCIFAR(width=0.5)
+    conv = [m for m in net.modules() if isinstance(m, nn.Conv2d)][2]
+    fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    assert abs(conv.weight.std().item() - (2 / fan_in) ** 0.5) < 0.1 * (2 / fan_in) ** 0.5
+    assert all(m.bias.abs().max() == 0 for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
