@@ -2,7 +2,7 @@
 
     import cnnbook as cb
     device = cb.setup()                               # prints the device and the run budget
-    train, test = cb.load_mnist("train"), cb.load_mnist("test")
+    train, test = cb.load_mnist(split="train"), cb.load_mnist(split="test")
     history = cb.fit(cb.LeNet5(), train, test, epochs=3)
 
 Everything a chapter needs is re-exported here; each lives in a module named after its concept

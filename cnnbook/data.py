@@ -183,6 +183,10 @@ def _check_args(root: str | os.PathLike | None, split: str) -> Path:
     if str(root) == "":
         raise ValueError("root must be a folder path, got ''")
     path = Path(root).expanduser()
+    if str(root) in SPLITS and not path.is_dir():
+        # load_mnist("test") reads as "the test split" but passes "test" as the data folder
+        raise ValueError(f"root={str(root)!r} looks like a split name: use split={str(root)!r} "
+                         "(the first argument is the data folder)")
     if path.exists() and not path.is_dir():
         raise ValueError(f"root must be a folder, but {path} is a file")
     return path

@@ -525,3 +525,12 @@ def test_compose_and_argument_checks():
         D.compose(D.random_flip(), 3)
     with pytest.raises(ValueError, match="x must"):
         D.random_flip()(torch.zeros(6, 6))
+
+
+@pytest.mark.parametrize("word", ["train", "test"])
+def test_a_split_name_passed_as_root_is_caught(word, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no folder of that name here
+    for load in (D.load_mnist, D.load_cifar10):
+        with pytest.raises(ValueError, match=f"use split='{word}'"):
+            load(word, download=False)
+    assert not (tmp_path / word).exists(), "nothing may be created for the mistaken root"
