@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STRICT := -W -n --keep-going
+# Claims that guard the prose (cnnbook.claim) fail the build and the tests; a reader only gets a warning.
+export CNNBOOK_STRICT := 1
 QUICK_SITE := _build/quick/_build/html
 
 .PHONY: book test unit notebooks site-quick browser chromium clean

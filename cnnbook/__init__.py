@@ -27,7 +27,7 @@ from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
 from .padding import conv_output_size, pad2d
 from .pooling import pool2d, receptive_field
 from .robustness import accuracy_vs_noise, accuracy_vs_shift
-from .runtime import Budget, budget, budget_note, device, glue, hardware, setup
+from .runtime import Budget, ClaimError, ClaimWarning, budget, budget_note, claim, device, glue, hardware, setup
 from .summary import count_macs, count_params, format_table, layer_table
 from .train import History, evaluate, fit, predict
 from .viz import confusion_matrix, plot_confusion_matrix, plot_curves, plot_feature_maps, show_images
@@ -37,6 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     # runtime
     "device", "hardware", "budget", "Budget", "budget_note", "setup", "glue",
+    "claim", "ClaimError", "ClaimWarning",
     # from-scratch operations
     "pool2d", "receptive_field", "pad2d", "conv_output_size",
     # models and their anatomy

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -145,3 +146,35 @@ def glue(name: str, value: object, display: bool = False) -> None:
     except ImportError:
         return
     _glue(name, value, display=display)
+
+
+class ClaimError(AssertionError):
+    """A sentence of the book is not borne out by this run (raised only in strict mode)."""
+
+
+class ClaimWarning(UserWarning):
+    """A sentence of the book is not borne out by this run (a reader's session)."""
+
+
+def strict() -> bool:
+    """Whether claims are enforced: ``CNNBOOK_STRICT=1``, as ``make book`` and ``make test`` set it."""
+    return os.environ.get("CNNBOOK_STRICT", "").strip() not in ("", "0")
+
+
+def claim(condition: object, message: str) -> bool:
+    """Check a statement the prose makes about this run's numbers; return whether it holds.
+
+    ``message`` says what the text assumes, e.g. ``"max pooling keeps more agreement than average
+    pooling"``. When it does not hold, the book's build and the tests (``CNNBOOK_STRICT=1``) stop
+    with :class:`ClaimError`; a reader who changed a setting gets a :class:`ClaimWarning` instead,
+    and the chapter runs on.
+    """
+    if not isinstance(message, str) or not message:
+        raise TypeError(f"message must be a non-empty str, got {message!r}")
+    if condition:
+        return True
+    if strict():
+        raise ClaimError(f"the text assumes {message}, but this run does not bear it out")
+    warnings.warn(f"The text above assumes {message}; your run does not bear it out "
+                  "(expected when you change a setting or the budget).", ClaimWarning, stacklevel=2)
+    return False

@@ -104,3 +104,22 @@ def test_glue_works_with_or_without_myst_nb(monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", no_myst)
     assert cb.glue("y", [1, 2]) is None
     assert capsys.readouterr().out == ""
+
+
+def test_claim_warns_a_reader_and_fails_strict_runs(monkeypatch):
+    import warnings
+
+    import cnnbook as cb
+
+    monkeypatch.delenv("CNNBOOK_STRICT", raising=False)
+    assert cb.claim(True, "anything") is True
+    with pytest.warns(cb.ClaimWarning, match="assumes max beats avg"):
+        assert cb.claim(False, "max beats avg") is False
+    monkeypatch.setenv("CNNBOOK_STRICT", "1")
+    with pytest.raises(cb.ClaimError, match="assumes max beats avg"):
+        cb.claim(False, "max beats avg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cb.claim(1 < 2, "order") is True
+    with pytest.raises(TypeError, match="message"):
+        cb.claim(True, "")

@@ -1,0 +1,117 @@
+"""The small checks and device helpers every module shares (private to the package).
+
+One rule for argument mistakes everywhere in cnnbook:
+
+* a value of the wrong **type** raises ``TypeError`` naming the parameter and what was expected;
+* a value of the right type but out of **range** raises ``ValueError``, likewise.
+
+``bool`` is never accepted where an int or a float is expected (``True`` is an ``int`` in Python,
+but ``kernel_size=True`` is always a mistake).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from typing import Iterator
+
+import torch
+from torch import nn
+
+__all__ = ["check_int", "check_float", "int_pair", "as_device", "model_device", "eval_mode", "sync"]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _range_text(low: float | None, high: float | None, low_open: bool = False) -> str:
+    if low is not None and high is not None:
+        return f"in [{low}, {high}]" if not low_open else f"in ({low}, {high}]"
+    if low is not None:
+        return f"> {low}" if low_open else f">= {low}"
+    if high is not None:
+        return f"<= {high}"
+    return ""
+
+
+def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as a Python int in ``[low, high]``; TypeError/ValueError naming ``name`` otherwise."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    v = int(value)  # type: ignore[call-overload]
+    if (low is not None and v < low) or (high is not None and v > high):
+        raise ValueError(f"{name} must be an int {_range_text(low, high)}, got {v}")
+    return v
+
+
+def check_float(name: str, value: object, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False) -> float:
+    """``value`` (an int or a float) as a float in range; ``low_open=True`` excludes ``low`` itself."""
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    v = float(value)  # type: ignore[arg-type]
+    too_low = low is not None and (v <= low if low_open else v < low)
+    if v != v or too_low or (high is not None and v > high):
+        raise ValueError(f"{name} must be a number {_range_text(low, high, low_open)}, got {v}")
+    return v
+
+
+def int_pair(name: str, value: object, *, low: int | None = None) -> tuple[int, int]:
+    """An int or a pair of ints as a (height, width) pair, each ``>= low`` if ``low`` is given."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        pair = tuple(value)
+    else:
+        pair = (value, value)
+    if not all(_is_int(v) for v in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    h, w = int(pair[0]), int(pair[1])
+    if low is not None and (h < low or w < low):
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+    return h, w
+
+
+def as_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device``; ValueError naming ``device`` for a name torch rejects."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a torch.device or a name like 'cpu' or 'cuda', got {device!r}")
+    try:
+        return torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r} is not a device name; use cpu, cuda, cuda:N or mps") from err
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); CPU for a model without either."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the ``with`` block, then restore the mode it had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA and MPS run asynchronously); a no-op on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

@@ -1,0 +1,58 @@
+"""cnnbook._checks: one rule for argument mistakes (TypeError for types, ValueError for ranges)."""
+
+import pytest
+import torch
+from torch import nn
+
+from cnnbook import _checks
+
+
+@pytest.mark.parametrize("bad", [True, 1.0, "3", None])
+def test_check_int_refuses_other_types(bad):
+    with pytest.raises(TypeError, match="kernel_size must be an int"):
+        _checks.check_int("kernel_size", bad)
+
+
+def test_check_int_range():
+    assert _checks.check_int("k", 3, low=1, high=3) == 3
+    with pytest.raises(ValueError, match=r"k must be an int >= 1, got 0"):
+        _checks.check_int("k", 0, low=1)
+    with pytest.raises(ValueError, match=r"in \[0, 2\]"):
+        _checks.check_int("k", 3, low=0, high=2)
+
+
+def test_check_float():
+    assert _checks.check_float("lr", 1, low=0, low_open=True) == 1.0
+    with pytest.raises(TypeError, match="lr must be a number"):
+        _checks.check_float("lr", False)
+    with pytest.raises(ValueError, match=r"lr must be a number > 0"):
+        _checks.check_float("lr", 0.0, low=0, low_open=True)
+    with pytest.raises(ValueError, match="p must be a number"):
+        _checks.check_float("p", float("nan"), low=0, high=1)
+
+
+def test_int_pair():
+    assert _checks.int_pair("stride", 2) == (2, 2)
+    assert _checks.int_pair("stride", (1, 3), low=1) == (1, 3)
+    with pytest.raises(ValueError, match="stride must be an int or a pair"):
+        _checks.int_pair("stride", (1, 2, 3))
+    with pytest.raises(TypeError, match="stride must be an int or a pair"):
+        _checks.int_pair("stride", (1, True))
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        _checks.int_pair("stride", (1, 0), low=1)
+
+
+def test_devices_and_modes():
+    assert _checks.as_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="not a device name"):
+        _checks.as_device("gpu0")
+    with pytest.raises(TypeError, match="device must be"):
+        _checks.as_device(0)
+    model = nn.Linear(2, 2)
+    assert _checks.model_device(model) == torch.device("cpu")
+    assert _checks.model_device(nn.ReLU()) == torch.device("cpu")
+    model.train()
+    with _checks.eval_mode(model):
+        assert not model.training
+    assert model.training
+    _checks.sync(torch.device("cpu"))
