@@ -138,6 +138,11 @@ class ImageDataset:
         random with ``seed`` and kept in their original order. images (n, C, H, W), labels (n,)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(self):
             raise ValueError(f"n must be an int from 1 to {len(self)} (the dataset's size), got {n!r}")
+        keep = self._balanced_order(seed)[:n].sort().values.to(self.images.device)
+        return replace(self, images=self.images[keep], labels=self.labels[keep])
+
+    def _balanced_order(self, seed: int) -> Tensor:
+        """All indices, shuffled with ``seed`` and then taken round robin over the classes."""
         labels = self.labels.cpu()
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         shuffled = labels[order]
@@ -147,8 +152,25 @@ class ImageDataset:
         starts = torch.cumsum(counts, 0) - counts
         rank = torch.empty_like(shuffled)
         rank[by_class] = torch.arange(len(self)) - starts[shuffled[by_class]]
-        keep = order[torch.sort(rank, stable=True).indices[:n]].sort().values.to(self.images.device)
-        return replace(self, images=self.images[keep], labels=self.labels[keep])
+        return order[torch.sort(rank, stable=True).indices]
+
+    def split(self, n_val: int, seed: int = 0) -> "tuple[ImageDataset, ImageDataset]":
+        """(train, validation): a class-balanced validation set of ``n_val`` samples held out of this
+        (training) split, and the rest. Tune on the validation set; the test split stays untouched
+        until the one measurement that is reported (LeNet-5 and AlexNet chapters).
+
+        The two parts are disjoint and together are this dataset; both keep its ``mean`` and ``std``.
+        """
+        if isinstance(n_val, bool) or not isinstance(n_val, int):
+            raise TypeError(f"n_val must be an int, got {n_val!r}")
+        if not 1 <= n_val < len(self):
+            raise ValueError(f"n_val must be from 1 to {len(self) - 1} (fewer than the dataset's "
+                             f"{len(self)} samples), got {n_val}")
+        order = self._balanced_order(seed)
+        val_idx = order[:n_val].sort().values.to(self.images.device)
+        train_idx = order[n_val:].sort().values.to(self.images.device)
+        return (replace(self, images=self.images[train_idx], labels=self.labels[train_idx]),
+                replace(self, images=self.images[val_idx], labels=self.labels[val_idx]))
 
 
 class DataFileError(ValueError):

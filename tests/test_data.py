@@ -534,3 +534,24 @@ def test_a_split_name_passed_as_root_is_caught(word, tmp_path, monkeypatch):
         with pytest.raises(ValueError, match=f"use split='{word}'"):
             load(word, download=False)
     assert not (tmp_path / word).exists(), "nothing may be created for the mistaken root"
+
+
+def test_split_holds_out_a_disjoint_balanced_validation_set():
+    import cnnbook as cb
+
+    images = torch.arange(200, dtype=torch.uint8).view(200, 1, 1, 1).expand(200, 1, 2, 2).contiguous()
+    labels = torch.arange(200) % 4
+    data = cb.as_dataset((images, labels))
+    train, val = data.split(40, seed=3)
+    assert len(train) == 160 and len(val) == 40
+    ids_train = set(train.images[:, 0, 0, 0].tolist())
+    ids_val = set(val.images[:, 0, 0, 0].tolist())
+    assert ids_train.isdisjoint(ids_val) and len(ids_train | ids_val) == 200
+    assert torch.bincount(val.labels).tolist() == [10, 10, 10, 10]
+    assert train.mean == data.mean and val.std == data.std
+    assert data.split(40, seed=3)[1].images.equal(val.images)
+    assert not data.split(40, seed=4)[1].images.equal(val.images)
+    with pytest.raises(ValueError, match="n_val must be from 1 to 199"):
+        data.split(200)
+    with pytest.raises(TypeError, match="n_val must be an int"):
+        data.split(0.2)
