@@ -23,12 +23,14 @@ from .data import (
     random_flip,
     random_shift,
 )
+from .diagram import architecture_blocks, plot_architecture
 from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
 from .padding import conv_output_size, pad2d
 from .pooling import pool2d, receptive_field
 from .robustness import accuracy_vs_noise, accuracy_vs_shift
 from .runtime import Budget, ClaimError, ClaimWarning, budget, budget_note, claim, device, glue, hardware, setup
 from .summary import count_macs, count_params, format_table, layer_table
+from .tables import Table, layers_table, table
 from .train import History, evaluate, fit, predict
 from .viz import confusion_matrix, plot_confusion_matrix, plot_curves, plot_feature_maps, show_images
 
@@ -43,6 +45,7 @@ __all__ = [
     # models and their anatomy
     "LeNet5", "LeNet5Classic", "AlexNet", "AlexNetCIFAR",
     "layer_table", "format_table", "count_params", "count_macs",
+    "architecture_blocks", "plot_architecture", "Table", "table", "layers_table",
     # data
     "ImageDataset", "DataFileError", "load_mnist", "load_cifar10", "as_dataset", "DeviceLoader",
     "random_shift", "random_crop", "random_flip", "compose",
