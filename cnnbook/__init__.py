@@ -19,6 +19,7 @@ from .data import (
     compose,
     load_cifar10,
     load_mnist,
+    pad_images,
     random_crop,
     random_flip,
     random_shift,
@@ -47,7 +48,7 @@ __all__ = [
     "layer_table", "format_table", "count_params", "count_macs",
     "architecture_blocks", "plot_architecture", "Table", "table", "layers_table",
     # data
-    "ImageDataset", "DataFileError", "load_mnist", "load_cifar10", "as_dataset", "DeviceLoader",
+    "ImageDataset", "DataFileError", "load_mnist", "load_cifar10", "as_dataset", "pad_images", "DeviceLoader",
     "random_shift", "random_crop", "random_flip", "compose",
     # training
     "fit", "evaluate", "predict", "History", "accuracy_vs_noise", "accuracy_vs_shift",

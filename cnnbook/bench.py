@@ -6,8 +6,9 @@ max-pool variant for 28x28 digits -- on the same MNIST data:
 * **baseline**, the loop of countless tutorials: torchvision's ``MNIST`` with
   ``ToTensor()`` + ``Normalize((0.5,), (0.5,))``, a ``DataLoader`` (batch 64, shuffled), Adam at
   lr 1e-3, 10 epochs;
-* **cnnbook fast**: :func:`cnnbook.fit` with :data:`FAST` (a short one-cycle schedule);
-* **cnnbook 10-epoch**: :func:`cnnbook.fit` with :data:`LONG` for ``--epochs`` epochs.
+* **cnnbook fast**: :func:`cnnbook.fit` with :data:`cnnbook.recipes.FAST` (a short one-cycle
+  schedule; :data:`~cnnbook.recipes.GPU_FAST` on a GPU);
+* **cnnbook 10-epoch**: :func:`cnnbook.fit` with :data:`cnnbook.recipes.LONG` for ``--epochs`` epochs.
 
 Every run is tested after every epoch (evaluation time excluded from the training seconds), so
 each has a time to 99.0% test accuracy. The table shows images per second, training seconds, the
@@ -23,23 +24,21 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 
-from .train import History
+from ._checks import sync
+from .data import ImageDataset, random_shift
+from .models import AlexNetCIFAR, LeNet5
+from .recipes import FAST, GPU_FAST, LONG, choose_device, load_data
+from .runtime import hardware
+from .train import History, cpu_has_bf16, fit
 
-__all__ = ["FAST", "LONG", "GPU_FAST", "run_baseline", "run_cnnbook", "alexnet_throughput", "format_table",
-           "add_arguments", "bench_command"]
-
-# cnnbook's recipes for LeNet-5 on MNIST: fit's keyword arguments, plus ``shift``, the pixels of
-# random_shift augmentation (0: none). Tuned on a 2-core CPU (AdamW, one-cycle, label smoothing):
-# FAST: 2.5 epochs of small batches; without augmentation, which pays only in longer runs.
-# LONG: 10 epochs of larger batches with shifts of up to 2 pixels.
-# GPU_FAST: large batches, fewer steps -- on a GPU the step count, not the image count, sets the time.
-FAST = dict(epochs=2.5, batch_size=128, lr=5e-3, label_smoothing=0.1, shift=0)
-LONG = dict(epochs=10, batch_size=256, lr=4e-3, label_smoothing=0.1, shift=2)
-GPU_FAST = dict(epochs=4, batch_size=512, lr=8e-3, label_smoothing=0.1, shift=0)
+# FAST, LONG and GPU_FAST live in cnnbook.recipes; they stay importable from here
+__all__ = ["run_baseline", "run_cnnbook", "alexnet_throughput", "format_table", "add_arguments",
+           "bench_command", "FAST", "LONG", "GPU_FAST"]
 
 
 # ----------------------------------------------------------------------------- the baseline
@@ -50,19 +49,20 @@ class _TensorMNIST(torch.utils.data.Dataset):
     ``transform``, and an int label. Used when torchvision's files are not in the data root (the
     bundled subset, --quick)."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform) -> None:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform: Callable[[Any], Any]) -> None:
         self.images, self.labels, self.transform = images[:, 0].numpy(), labels.tolist(), transform
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[Any, int]:
         from PIL import Image
 
         return self.transform(Image.fromarray(self.images[i], mode="L")), self.labels[i]
 
 
-def _baseline_data(root: str | None, train_ds, test_ds, quick: bool):
+def _baseline_data(root: str | None, train_ds: ImageDataset, test_ds: ImageDataset,
+                   quick: bool) -> tuple[Any, Any, str]:
     """(train, test, description): torchvision's MNIST from ``root`` if its files are there (and not
     --quick), else the same images as cnnbook's datasets, served the same way."""
     try:
@@ -81,12 +81,11 @@ def _baseline_data(root: str | None, train_ds, test_ds, quick: bool):
             _TensorMNIST(test_ds.images, test_ds.labels, transform), f"{train_ds.name} via a PIL Dataset")
 
 
-def run_baseline(train, test, *, epochs: int = 10, device: torch.device | str = "cpu", seed: int = 0) -> History:
+def run_baseline(train: Any, test: Any, *, epochs: int = 10, device: torch.device | str = "cpu",
+                 seed: int = 0) -> History:
     """The usual loop: DataLoader (batch 64, shuffle), LeNet5, Adam lr 1e-3, ``epochs`` epochs.
     ``train``/``test`` are map-style datasets of (image (1, 28, 28), label). Tested after every
     epoch; the evaluation is not counted in the training seconds."""
-    from .models import LeNet5
-
     dev = torch.device(device)
     torch.manual_seed(seed)
     model = LeNet5().to(dev)
@@ -97,7 +96,7 @@ def run_baseline(train, test, *, epochs: int = 10, device: torch.device | str = 
     for _ in range(epochs):
         model.train()
         running_loss, correct, seen = 0.0, 0, 0
-        _sync(dev)
+        sync(dev)
         start = time.perf_counter()
         for images, labels in train_loader:
             images, labels = images.to(dev), labels.to(dev)
@@ -109,7 +108,7 @@ def run_baseline(train, test, *, epochs: int = 10, device: torch.device | str = 
             running_loss += loss.item() * labels.size(0)
             correct += (outputs.argmax(1) == labels).sum().item()
             seen += labels.size(0)
-        _sync(dev)
+        sync(dev)
         seconds = time.perf_counter() - start
         model.eval()
         test_loss, test_correct, test_seen = 0.0, 0, 0
@@ -126,21 +125,14 @@ def run_baseline(train, test, *, epochs: int = 10, device: torch.device | str = 
     return history
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
 # ----------------------------------------------------------------------------- cnnbook's runs
 
 
-def run_cnnbook(train, test, recipe: dict, *, device: torch.device | str, seed: int = 0,
-                epochs: int | None = None, progress: bool = True) -> History:
-    """cnnbook's :func:`~cnnbook.fit` of a fresh LeNet5 with ``recipe`` (:data:`FAST` or :data:`LONG`)."""
-    from .data import random_shift
-    from .models import LeNet5
-    from .train import fit
-
+def run_cnnbook(train: ImageDataset, test: ImageDataset | None, recipe: Mapping[str, Any], *,
+                device: torch.device | str, seed: int = 0, epochs: float | None = None,
+                progress: bool = True) -> History:
+    """cnnbook's :func:`~cnnbook.fit` of a fresh LeNet5 with ``recipe`` (:data:`~cnnbook.recipes.FAST`,
+    :data:`~cnnbook.recipes.LONG` or :data:`~cnnbook.recipes.GPU_FAST`)."""
     torch.manual_seed(seed)
     model = LeNet5()
     r = dict(recipe)
@@ -155,10 +147,6 @@ def alexnet_throughput(*, device: torch.device | str = "cuda", n: int = 50_000, 
                        epochs: int = 3, compile: bool = False, progress: bool = False) -> float:
     """Training images per second of :class:`~cnnbook.models.AlexNetCIFAR` through :func:`cnnbook.fit`
     on ``n`` random, non-zero 3x32x32 images: the fastest epoch after the first (the warm-up)."""
-    from .data import ImageDataset
-    from .models import AlexNetCIFAR
-    from .train import fit
-
     g = torch.Generator().manual_seed(0)
     images = torch.randint(1, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (n,), generator=g)
@@ -172,12 +160,11 @@ def alexnet_throughput(*, device: torch.device | str = "cuda", n: int = 50_000, 
 # ----------------------------------------------------------------------------- the table
 
 
-def _row(name: str, h: History, epochs: float | None = None) -> dict:
+def _row(name: str, h: History) -> dict[str, Any]:
     return {
         "run": name,
-        "epochs": epochs if epochs is not None and len(h) == math.ceil(epochs) else len(h),
-        "images_per_s": (sum(h.images_per_s[i] * h.seconds[i] for i in range(len(h))) / h.train_seconds)
-        if len(h) else math.nan,
+        "epochs": h.epochs_done,
+        "images_per_s": h.mean_images_per_s,
         "train_seconds": h.train_seconds,
         "time_to_99": h.time_to(99.0),
         "final_acc": h.test_acc[-1] if len(h) else math.nan,
@@ -185,7 +172,7 @@ def _row(name: str, h: History, epochs: float | None = None) -> dict:
     }
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[dict[str, Any]]) -> str:
     """The bench's table: one line per run."""
     lines = [f"{'run':<22} {'epochs':>6} {'images/s':>10} {'train s':>9} {'time to 99.0%':>14} {'final acc %':>12}"]
     for r in rows:
@@ -195,7 +182,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _no_nan(x):
+def _no_nan(x: Any) -> Any:
     """``x`` with every NaN float replaced by None (JSON has no NaN)."""
     if isinstance(x, float) and math.isnan(x):
         return None
@@ -220,62 +207,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def bench_command(args: argparse.Namespace) -> int:
-    """Run the bench with parsed arguments; print the table; return the exit status."""
-    from .cli import _device, load_data
-    from .runtime import hardware
-    from .train import cpu_has_bf16
-
-    if args.epochs < 1:
-        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
-    dev = _device(args.device)
-    progress = not args.no_progress
-    train, test = load_data("mnist", args.data_root, quick=args.quick)
+def _machine(dev: torch.device) -> str:
     machine = hardware(dev) if dev.type == "cpu" else f"{hardware(dev)}; {torch.get_num_threads()} CPU threads"
     if dev.type == "cpu":
         machine += f"; bf16 autocast: {'yes' if cpu_has_bf16() else 'no'}"
-    print(f"Bench on {machine}")
-    print(f"Data: {train.name} ({train.source}), {len(train):,} train / {len(test):,} test images")
-    long_epochs = 2 if args.quick else args.epochs
-    rows, extra = [], {}
+    return machine
 
+
+def _lenet_rows(args: argparse.Namespace, dev: torch.device, train: ImageDataset,
+                test: ImageDataset) -> tuple[list[dict[str, Any]], Mapping[str, Any]]:
+    """The table's rows: the baseline (unless --skip-baseline), cnnbook fast, cnnbook N-epoch."""
+    progress = not args.no_progress
+    rows = []
     if not args.skip_baseline:
         base_train, base_test, how = _baseline_data(args.data_root, train, test, args.quick)
         base_epochs = 1 if args.quick else args.epochs
         print(f"baseline: {how}, DataLoader batch 64, Adam 1e-3, {base_epochs} epoch(s) ...", flush=True)
         rows.append(_row("baseline (usual loop)", run_baseline(base_train, base_test, epochs=base_epochs,
-                                                               device=dev, seed=args.seed), base_epochs))
+                                                               device=dev, seed=args.seed)))
         print(format_table(rows[-1:]), flush=True)
-
     fast = GPU_FAST if dev.type == "cuda" else FAST
     if dev.type == "cuda":  # warm up CUDA, cuDNN and the allocator, so the timed runs measure training
         run_cnnbook(train.subset(min(4096, len(train))), None, fast, device=dev, epochs=1, progress=False)
     fast_epochs = 1 if args.quick else fast["epochs"]
     print(f"cnnbook fast: {fast_epochs:g} epochs ...", flush=True)
     rows.append(_row("cnnbook fast", run_cnnbook(train, test, fast, device=dev, seed=args.seed,
-                                                 epochs=fast_epochs, progress=progress), fast_epochs))
+                                                 epochs=fast_epochs, progress=progress)))
+    long_epochs = 2 if args.quick else args.epochs
     print(f"cnnbook {long_epochs}-epoch ...", flush=True)
     rows.append(_row(f"cnnbook {long_epochs}-epoch", run_cnnbook(train, test, LONG, device=dev, seed=args.seed,
-                                                                 epochs=long_epochs, progress=progress), long_epochs))
+                                                                 epochs=long_epochs, progress=progress)))
+    return rows, fast
 
-    if dev.type == "cuda" or args.gpu_alexnet:
-        n = 4096 if args.quick else 50_000
-        print(f"AlexNetCIFAR throughput on {n:,} random images ...", flush=True)
-        extra["alexnet_cifar_images_per_s"] = alexnet_throughput(
-            device=dev, n=n, batch_size=512, epochs=2 if args.quick else 3, compile=args.compile)
 
-    print()
-    print(f"Machine: {machine}")
-    print(format_table(rows))
-    base = rows[0] if not args.skip_baseline else None
+def _summary(rows: list[dict[str, Any]], extra: dict[str, Any], skip_baseline: bool) -> None:
+    """Print the speed-up to 99.0% and the AlexNetCIFAR throughput; record the speed-up in ``extra``."""
     fast_row = next(r for r in rows if r["run"] == "cnnbook fast")
-    if base is not None and fast_row["time_to_99"] is not None:
+    if not skip_baseline and fast_row["time_to_99"] is not None:
+        base = rows[0]
         ratio = base["train_seconds"] / fast_row["time_to_99"]
         extra["speedup_to_99"] = ratio
         print(f"cnnbook fast reached 99.0% in {fast_row['time_to_99']:.2f} s: 1/{ratio:.1f} of the baseline's "
               f"{base['train_seconds']:.1f} s of training (target: 1/10 or less).")
     if "alexnet_cifar_images_per_s" in extra:
         print(f"AlexNetCIFAR training: {extra['alexnet_cifar_images_per_s']:,.0f} images/s")
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """Run the bench with parsed arguments; print the table; return the exit status."""
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    dev = choose_device(args.device)
+    train, test = load_data("mnist", args.data_root, quick=args.quick)
+    machine = _machine(dev)
+    print(f"Bench on {machine}")
+    print(f"Data: {train.name} ({train.source}), {len(train):,} train / {len(test):,} test images")
+    rows, fast = _lenet_rows(args, dev, train, test)
+    extra: dict[str, Any] = {}
+    if dev.type == "cuda" or args.gpu_alexnet:
+        n = 4096 if args.quick else 50_000
+        print(f"AlexNetCIFAR throughput on {n:,} random images ...", flush=True)
+        extra["alexnet_cifar_images_per_s"] = alexnet_throughput(
+            device=dev, n=n, batch_size=512, epochs=2 if args.quick else 3, compile=args.compile)
+    print()
+    print(f"Machine: {machine}")
+    print(format_table(rows))
+    _summary(rows, extra, args.skip_baseline)
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,16 +8,20 @@
 Images are handled in pixel units (floats in [0, 1], background 0, as in MNIST) and normalised with
 the dataset's mean and std just before the model sees them, exactly as :class:`cnnbook.DeviceLoader`
 does during training. Images smaller than the model's ``input_size`` (28x28 digits for the 32x32
-``LeNet5Classic``) are zero-padded on every side, after the disturbance, as the 1998 paper did.
+``LeNet5Classic``) are zero-padded on every side, after the disturbance, as the 1998 paper did,
+and keep the dataset's mean/std: exactly the inputs :func:`cnnbook.pad_images` gives ``fit``.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ._checks import as_device, check_float, check_int, eval_mode, model_device
+from .data import ImageDataset, as_dataset, translate
 
 __all__ = ["shift_images", "add_noise", "prepare", "accuracy_vs_noise", "accuracy_vs_shift"]
 
@@ -40,16 +44,12 @@ def shift_images(x: torch.Tensor, dx: int = 0, dy: int = 0) -> torch.Tensor:
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() not in (3, 4):
         raise ValueError(f"x must have shape (N, C, H, W) or (C, H, W), got {tuple(x.shape)}")
-    for name, v in (("dx", dx), ("dy", dy)):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"{name} must be an int number of pixels, got {type(v).__name__}")
-    h, w = x.shape[-2:]
-    if abs(dx) >= w or abs(dy) >= h:
-        return torch.zeros_like(x)
-    # pad on the side the image moves away from, then crop the frame back out
-    padded = F.pad(x, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
-    top, left = max(-dy, 0), max(-dx, 0)
-    return padded[..., top : top + h, left : left + w]
+    dx, dy = check_int("dx", dx), check_int("dy", dy)
+    batch = x if x.dim() == 4 else x.unsqueeze(0)
+    n = batch.shape[0]
+    shifts = torch.tensor([dx, dy], device=x.device).view(2, 1).expand(2, n)
+    out = translate(batch, shifts[0], shifts[1], fill=0.0)  # the shift random_shift draws from
+    return out if x.dim() == 4 else out[0]
 
 
 def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -63,40 +63,21 @@ def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None =
     Returns:
         a tensor of the same shape as ``x``, in [0, 1].
     """
-    if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or sigma < 0:
-        raise ValueError(f"sigma must be a number >= 0, got {sigma!r}")
+    sigma = check_float("sigma", sigma, low=0)
     if sigma == 0:
         return x
     z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return (x + sigma * z).clamp_(0, 1)
 
 
-def _images_labels(data) -> tuple[torch.Tensor, torch.Tensor, tuple[float, ...], tuple[float, ...]]:
-    """(images uint8/float (N, C, H, W), labels (N,), mean, std) from an ImageDataset or a pair."""
-    if hasattr(data, "images") and hasattr(data, "labels"):
-        images, labels = data.images, data.labels
-        mean, std = tuple(getattr(data, "mean", (0.0,))), tuple(getattr(data, "std", (1.0,)))
-    elif isinstance(data, (tuple, list)) and len(data) == 2:
-        images, labels = data
-        mean, std = (0.0,), (1.0,)
-    else:
-        raise TypeError(f"data must be an ImageDataset or an (images, labels) pair, got {type(data).__name__}")
-    if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
-        raise TypeError("data's images and labels must be torch tensors")
-    if images.dim() == 3:
-        images = images.unsqueeze(1)
-    if images.dim() != 4:
-        raise ValueError(f"data's images must have shape (N, C, H, W) or (N, H, W), got {tuple(images.shape)}")
-    if labels.shape != images.shape[:1]:
-        raise ValueError(f"data's labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
-    if len(images) == 0:
-        raise ValueError("data must hold at least one image")
-    return images, labels, mean, std
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
+def _dataset(data: object) -> ImageDataset:
+    """``data`` as an ImageDataset (the conversion :func:`cnnbook.fit` uses), errors naming ``data``."""
+    try:
+        return as_dataset(data)
+    except TypeError as err:
+        raise TypeError(f"data: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"data: {err}") from None
 
 
 def prepare(model: nn.Module, x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -117,42 +98,39 @@ def prepare(model: nn.Module, x: torch.Tensor, mean: Sequence[float], std: Seque
 
 
 @torch.no_grad()
-def _accuracy_under(model: nn.Module, data, disturb, n_settings: int, batch_size: int,
-                    device: torch.device | None) -> list[float]:
+def _accuracy_under(model: nn.Module, data: object, disturb: Callable[[torch.Tensor, int], torch.Tensor],
+                    n_settings: int, batch_size: int, device: torch.device | str | None) -> list[float]:
     """Accuracy (%) for each of ``n_settings`` disturbances ``disturb(x, i)`` of pixel batches x.
 
     Each forward pass holds all settings of a chunk of about ``batch_size / n_settings`` images,
     so a pass sees about ``batch_size`` images whatever the number of settings.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    images, labels, mean, std = _images_labels(data)
-    device = _model_device(model) if device is None else torch.device(device)
+    check_int("batch_size", batch_size, low=1)
+    ds = _dataset(data)
+    images, labels = ds.images, ds.labels
+    device = model_device(model) if device is None else as_device(device)
     chunk = max(1, batch_size // n_settings)
-    was_training = model.training
-    model.eval()
     correct = torch.zeros(n_settings, dtype=torch.long, device=device)
-    try:
+    with eval_mode(model):
         for start in range(0, len(images), chunk):
             xb = images[start : start + chunk].to(device, non_blocking=True)
             xb = xb.float() / 255 if not xb.is_floating_point() else xb.float()
             yb = labels[start : start + chunk].to(device, non_blocking=True)
             xs = torch.cat([disturb(xb, i) for i in range(n_settings)])  # (n_settings * B, C, H, W)
-            pred = model(prepare(model, xs, mean, std)).argmax(1).view(n_settings, -1)
+            pred = model(prepare(model, xs, ds.mean, ds.std)).argmax(1).view(n_settings, -1)
             correct += (pred == yb).sum(1)
-    finally:
-        model.train(was_training)
     return (correct.double() * 100 / len(images)).tolist()  # one host sync
 
 
-def accuracy_vs_noise(model: nn.Module, data, levels: Sequence[float], *, batch_size: int = 1024,
+def accuracy_vs_noise(model: nn.Module, data: object, levels: Sequence[float], *, batch_size: int = 1024,
                       device: torch.device | str | None = None, seed: int = 0) -> list[float]:
     """Test accuracy (percent) of ``model`` on ``data`` with Gaussian pixel noise of each std in ``levels``.
 
     Args:
         model: a classifier, (N, C, H, W) normalised images -> (N, K) logits.
-        data: an ImageDataset (uint8 images, its mean/std are used) or an (images, labels) pair
-            (uint8 0..255 or float 0..1 images, (N, C, H, W) or (N, H, W); no normalisation).
+        data: an ImageDataset (its mean/std normalise the images) or an (images, labels) pair,
+            converted as :func:`cnnbook.fit` converts it (:func:`cnnbook.as_dataset`: uint8
+            images are normalised with their own mean/std, float images are used as they are).
         levels: noise standard deviations in pixel units (0..1 range), e.g. [0, 0.1, 0.2].
         seed: the noise is drawn reproducibly from this seed, the same draw for every model.
 
@@ -164,13 +142,13 @@ def accuracy_vs_noise(model: nn.Module, data, levels: Sequence[float], *, batch_
         raise ValueError("levels must hold at least one noise level")
     if min(levels) < 0:
         raise ValueError(f"levels must all be >= 0, got {min(levels)}")
-    dev = _model_device(model) if device is None else torch.device(device)
+    dev = model_device(model) if device is None else as_device(device)
     gen = torch.Generator(device=dev).manual_seed(seed)
     return _accuracy_under(model, data, lambda x, i: add_noise(x, levels[i], gen), len(levels),
                            batch_size, dev)
 
 
-def accuracy_vs_shift(model: nn.Module, data, shifts: Sequence[int], *, axis: str = "x",
+def accuracy_vs_shift(model: nn.Module, data: object, shifts: Sequence[int], *, axis: str = "x",
                       batch_size: int = 1024, device: torch.device | str | None = None) -> list[float]:
     """Test accuracy (percent) of ``model`` on ``data`` with every image moved by each of ``shifts`` pixels.
 
@@ -188,8 +166,7 @@ def accuracy_vs_shift(model: nn.Module, data, shifts: Sequence[int], *, axis: st
     if not shifts:
         raise ValueError("shifts must hold at least one shift")
     for s in shifts:
-        if isinstance(s, bool) or not isinstance(s, int):
-            raise TypeError(f"shifts must be ints (pixels), got {s!r}")
+        check_int("shifts", s)
     fx, fy = int("x" in axis), int("y" in axis)
     return _accuracy_under(model, data, lambda x, i: shift_images(x, fx * shifts[i], fy * shifts[i]),
                            len(shifts), batch_size, device)

@@ -27,7 +27,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -35,10 +35,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import distributed as dist_
+from ._checks import as_device, check_float, check_int, eval_mode, model_device, sync
 from .data import DeviceLoader, ImageDataset, as_dataset
 from .runtime import device as default_device
 
-__all__ = ["History", "fit", "evaluate", "predict", "cpu_has_bf16", "DEFAULT_LR", "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["History", "fit", "evaluate", "predict", "cpu_has_bf16", "amp_dtype", "default_batch_size", "DEFAULT_LR",
+           "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "constant")
@@ -58,7 +60,8 @@ class History:
     ``train_loss`` and ``train_acc`` (percent) are averaged over the epoch's (augmented) training
     batches; ``test_loss`` and ``test_acc`` (percent) are measured on the test data after the epoch
     (NaN when there is none); ``seconds`` is the epoch's training time, evaluation excluded, and
-    ``images_per_s`` the training images processed per second.
+    ``images_per_s`` the training images processed per second; ``fraction`` is the share of a
+    full epoch each entry trained (1.0, except for a fractional last epoch such as 2.5's 0.5).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -67,16 +70,31 @@ class History:
     test_acc: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     images_per_s: list[float] = field(default_factory=list)
+    fraction: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.train_loss)
 
     def append(self, *, train_loss: float, train_acc: float, test_loss: float, test_acc: float,
-               seconds: float, images_per_s: float) -> None:
-        """Record one epoch."""
+               seconds: float, images_per_s: float, fraction: float = 1.0) -> None:
+        """Record one epoch (``fraction`` < 1 for a cut-short last epoch)."""
         for name, value in locals().items():
             if name != "self":
                 getattr(self, name).append(float(value))
+
+    @property
+    def epochs_done(self) -> int | float:
+        """Epochs trained: e.g. 2.5 for a completed run of 2.5 epochs, 2 if it stopped after two.
+        An int when whole."""
+        done = sum(self.fraction) if len(self.fraction) == len(self) else float(len(self))
+        return int(done) if float(done).is_integer() else done
+
+    @property
+    def mean_images_per_s(self) -> float:
+        """Training images per second over the whole run (NaN with no epoch)."""
+        if not len(self) or self.train_seconds == 0:
+            return math.nan
+        return sum(i * s for i, s in zip(self.images_per_s, self.seconds)) / self.train_seconds
 
     @property
     def train_seconds(self) -> float:
@@ -102,7 +120,9 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         """The inverse of :meth:`as_dict`."""
-        return cls(**{k: [math.nan if v is None else float(v) for v in d.get(k, [])]
+        n = len(d.get("train_loss", []))
+        default = {"fraction": [1.0] * n}  # records written before History had fractions
+        return cls(**{k: [math.nan if v is None else float(v) for v in d.get(k, default.get(k, []))]
                       for k in cls.__dataclass_fields__})
 
     def table(self) -> str:
@@ -158,8 +178,8 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def _amp_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
-    """The autocast dtype for ``amp=True``: on CUDA bf16 if supported, else fp16; on a CPU with
+def amp_dtype(device: torch.device, amp: bool = True) -> torch.dtype | None:
+    """The autocast dtype of :func:`fit` for ``amp=True`` (LeNet-5 chapter): on CUDA bf16 if supported, else fp16; on a CPU with
     native bf16 (see :func:`cpu_has_bf16`) bf16; otherwise None, full precision."""
     if not amp:
         return None
@@ -170,34 +190,15 @@ def _amp_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     return None
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None):
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
 
-def _grad_scaler(enabled: bool):
+def _grad_scaler(enabled: bool) -> Any:
     """A gradient scaler for fp16 training (a pass-through when not enabled)."""
     if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
         return torch.amp.GradScaler("cuda", enabled=enabled)
     return torch.cuda.amp.GradScaler(enabled=enabled)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def _device(device: torch.device | str) -> torch.device:
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be a device such as 'cpu' or 'cuda', got {device!r}") from err
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    p = next(iter(model.parameters()), None)
-    return p.device if p is not None else default_device()
 
 
 def _check_model(model: object) -> None:
@@ -206,15 +207,11 @@ def _check_model(model: object) -> None:
 
 
 def _check_epochs(epochs: object) -> None:
-    ok = isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1
-    ok = ok or (isinstance(epochs, float) and math.isfinite(epochs) and epochs > 0)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)):
+        raise TypeError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
+    ok = epochs >= 1 if isinstance(epochs, int) else math.isfinite(epochs) and epochs > 0
     if not ok:
         raise ValueError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
-
-
-def _check_int(name: str, value: object, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 def _dataset(name: str, data: object) -> ImageDataset:
@@ -238,21 +235,19 @@ def _eval_loader(data: object, name: str, batch_size: int, device: torch.device)
 def _evaluate_loader(model: nn.Module, loader: DeviceLoader, dtype: torch.dtype | None,
                      channels_last: bool) -> tuple[float, float]:
     """(mean cross-entropy, accuracy %) over ``loader``; one host sync at the end."""
-    was_training = model.training
-    model.eval()
     dev = loader.device
     loss_sum = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev, dtype=torch.long)
     n = 0
-    for x, y in loader:
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(dev, dtype):
-            out = model(x)
-        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
-        correct += (out.argmax(1) == y).sum()
-        n += y.shape[0]
-    model.train(was_training)
+    with eval_mode(model):
+        for x, y in loader:
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(dev, dtype):
+                out = model(x)
+            loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+            correct += (out.argmax(1) == y).sum()
+            n += y.shape[0]
     return loss_sum.item() / n, 100.0 * correct.item() / n
 
 
@@ -264,17 +259,15 @@ def _num_outputs(model: nn.Module, loader: DeviceLoader, channels_last: bool) ->
     x, _ = next(iter(probe))
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         out = model(x)
-    model.train(was_training)
     if out.dim() != 2:
         raise ValueError(f"model must return logits of shape (N, classes), got shape {tuple(out.shape)}")
     return out.shape[1]
 
 
-def _make_optimizer(optimizer: object, model: nn.Module, lr: float, weight_decay: float | None):
+def _make_optimizer(optimizer: object, model: nn.Module, lr: float,
+                    weight_decay: float | None) -> torch.optim.Optimizer:
     if isinstance(optimizer, torch.optim.Optimizer):
         return optimizer
     if callable(optimizer) and not isinstance(optimizer, str):
@@ -283,7 +276,7 @@ def _make_optimizer(optimizer: object, model: nn.Module, lr: float, weight_decay
             raise TypeError(f"optimizer must return a torch.optim.Optimizer when called with the model's "
                             f"parameters, got {type(opt).__name__}")
         return opt
-    name = optimizer.lower()
+    name = str(optimizer).lower()
     wd = DEFAULT_WEIGHT_DECAY[name] if weight_decay is None else weight_decay
     if name == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd, betas=(0.9, 0.99))
@@ -292,7 +285,8 @@ def _make_optimizer(optimizer: object, model: nn.Module, lr: float, weight_decay
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
 
 
-def _make_schedule(schedule: str, opt: torch.optim.Optimizer, lr: float, total_steps: int):
+def _make_schedule(schedule: str, opt: torch.optim.Optimizer, lr: float,
+                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
     if schedule == "onecycle":
         # warm up over the first quarter of the steps (OneCycleLR divides by zero if exactly 1 step)
         pct = 0.25 if abs(0.25 * total_steps - 1) > 1e-9 else 0.3
@@ -302,30 +296,285 @@ def _make_schedule(schedule: str, opt: torch.optim.Optimizer, lr: float, total_s
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # never leaves a half-written checkpoint
-
-
-def _rng_state(device: torch.device) -> dict:
+def _rng_state(device: torch.device) -> dict[str, Tensor]:
     state = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def _set_rng_state(state: dict, device: torch.device) -> None:
+def _set_rng_state(state: dict[str, Tensor], device: torch.device) -> None:
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _progress_bar(total: int, enabled: bool):
+def _progress_bar(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
     return tqdm(total=total, disable=not enabled, unit="step", dynamic_ncols=True, leave=True)
+
+
+# ----------------------------------------------------------------------------- one training run
+
+# fit's default batch: 128 images, fewer for small training sets so that an epoch has at least
+# this many optimiser steps (a small set trained with batch 128 gets too few steps to learn)
+DEFAULT_BATCH_SIZE = 128
+MIN_STEPS_PER_EPOCH = 40
+
+
+def default_batch_size(n_train: int) -> int:
+    """fit's batch size for ``n_train`` training images when none is given: 128, or for small sets
+    the largest power of two from 16 up that leaves at least :data:`MIN_STEPS_PER_EPOCH` steps per
+    epoch (1,400 images -> 32; 60,000 MNIST digits -> 128). LeNet-5 chapter."""
+    n_train = check_int("n_train", n_train, low=1)
+    size = DEFAULT_BATCH_SIZE
+    while size > 16 and n_train / size < MIN_STEPS_PER_EPOCH:
+        size //= 2
+    return size
+
+
+@dataclass
+class _Run:
+    """Everything one training run needs, built once by :func:`_prepare`."""
+
+    model: nn.Module  # the caller's model (its state is what is saved)
+    net: nn.Module  # what the steps call: the model, maybe wrapped in DDP and compiled
+    loader: DeviceLoader
+    test_loader: DeviceLoader | None
+    device: torch.device
+    dtype: torch.dtype | None  # autocast dtype, None for float32
+    channels_last: bool
+    opt: torch.optim.Optimizer
+    sched: Any
+    scaler: Any
+    label_smoothing: float
+    total_steps: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.loader)
+
+    @property
+    def n_epochs(self) -> int:
+        """Epochs started, the last one maybe cut short."""
+        return -(-self.total_steps // self.steps_per_epoch)
+
+
+def _check_fit_arguments(*, model: object, epochs: object, batch_size: object, lr: object, optimizer: object,
+                         weight_decay: object, schedule: object, label_smoothing: object, augment: object,
+                         seed: object, target_acc: object, eval_batch_size: object, resume: bool,
+                         checkpoint: object, test: object) -> None:
+    """fit's argument checks: TypeError for a wrong type, ValueError for a value out of range."""
+    _check_model(model)
+    _check_epochs(epochs)
+    if batch_size is not None:
+        check_int("batch_size", batch_size, low=1)
+    check_int("eval_batch_size", eval_batch_size, low=1)
+    if isinstance(optimizer, str) and optimizer.lower() not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, an optimizer or a function of the "
+                         f"parameters, got {optimizer!r}")
+    if not isinstance(optimizer, (str, torch.optim.Optimizer)) and not callable(optimizer):
+        raise TypeError(f"optimizer must be a name, an optimizer or a function, got {type(optimizer).__name__}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if lr is not None:
+        check_float("lr", lr, low=0, low_open=True)
+    if weight_decay is not None:
+        check_float("weight_decay", weight_decay, low=0)
+    check_float("label_smoothing", label_smoothing, low=0)
+    if label_smoothing >= 1:  # type: ignore[operator]
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function of a batch (B, C, H, W) or None, got {type(augment).__name__}")
+    if seed is not None:
+        check_int("seed", seed)
+    if target_acc is not None:
+        check_float("target_acc", target_acc, low=0, high=100, low_open=True)
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint= the file to resume from")
+    if target_acc is not None and test is None:
+        raise ValueError("target_acc needs test data to measure the accuracy on")
+
+
+def _loaders(train: object, test: object, *, batch_size: int | None, augment: Callable[[Tensor], Tensor] | None,
+             device: torch.device, seed: int | None, eval_batch_size: int,
+             world: dist_.World) -> tuple[DeviceLoader, DeviceLoader | None]:
+    """The training loader (``train`` itself if it is a DeviceLoader) and the test loader."""
+    if isinstance(train, DeviceLoader):
+        loader = train
+    else:
+        data = _dataset("train", train)
+        size = batch_size if batch_size is not None else default_batch_size(len(data))
+        if world.active and size % world.size:
+            raise ValueError(f"batch_size must be divisible by the number of processes ({world.size}), got {size}")
+        loader = DeviceLoader(data, size // world.size, shuffle=True, augment=augment, device=device,
+                              seed=seed, rank=world.rank, world_size=world.size)
+    test_loader = None if test is None else _eval_loader(test, "test", eval_batch_size, loader.device)
+    return loader, test_loader
+
+
+def _place_model(model: nn.Module, loader: DeviceLoader, *, channels_last: bool, compile: bool,
+                 world: dist_.World) -> nn.Module:
+    """Move ``model`` to the loader's device (channels_last if asked), check its outputs against
+    the labels, and return what the steps call (DDP-wrapped under torchrun, compiled if asked)."""
+    dev = loader.device
+    model.to(dev)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    classes = _num_outputs(model, loader, channels_last)
+    top = int(loader.dataset.labels.max())
+    if top >= classes:
+        raise ValueError(f"train has labels up to {top} but the model has {classes} outputs: "
+                         f"give the model num_classes >= {top + 1}")
+    net: nn.Module = model
+    if world.active:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    if compile:
+        net = torch.compile(net)  # type: ignore[assignment]
+    return net
+
+
+def _prepare(model: nn.Module, train: object, test: object, *, epochs: float, batch_size: int | None,
+             lr: float | None, optimizer: Any, weight_decay: float | None, schedule: str,
+             label_smoothing: float, augment: Callable[[Tensor], Tensor] | None, device: torch.device,
+             amp: bool, channels_last: bool, compile: bool, seed: int | None, eval_batch_size: int,
+             world: dist_.World) -> _Run:
+    """Data, model, optimiser and schedule of one run."""
+    loader, test_loader = _loaders(train, test, batch_size=batch_size, augment=augment, device=device, seed=seed,
+                                   eval_batch_size=eval_batch_size, world=world)
+    dev = loader.device
+    channels_last = channels_last and dev.type in ("cuda", "cpu")
+    net = _place_model(model, loader, channels_last=channels_last, compile=compile, world=world)
+    dtype = amp_dtype(dev, amp)
+    name = optimizer.lower() if isinstance(optimizer, str) else None
+    peak = lr if lr is not None else DEFAULT_LR[name] if name else None
+    opt = _make_optimizer(name or optimizer, model, peak or 1e-3, weight_decay)
+    if peak is None:  # an optimizer given without lr=: its own learning rate is the peak
+        peak = opt.param_groups[0]["lr"]
+    total_steps = max(1, round(epochs * len(loader)))  # a fractional last epoch is cut short
+    return _Run(model=model, net=net, loader=loader, test_loader=test_loader, device=dev, dtype=dtype,
+                channels_last=channels_last, opt=opt, sched=_make_schedule(schedule, opt, peak, total_steps),
+                scaler=_grad_scaler(dtype == torch.float16), label_smoothing=label_smoothing,
+                total_steps=total_steps)
+
+
+def _save_checkpoint(path: Path, run: _Run, history: History, *, epoch: int, epochs: float) -> None:
+    """Write the run's state after ``epoch`` epochs to ``path`` (model, optimiser, schedule, scaler,
+    history, loader seed, random state), replacing the file in one step."""
+    state = {
+        "model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
+        "scheduler": run.sched.state_dict(), "scaler": run.scaler.state_dict(),
+        "history": history.as_dict(), "epoch": epoch, "epochs": epochs,
+        "loader_seed": run.loader.seed, "rng": _rng_state(run.device),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # never leaves a half-written checkpoint
+
+
+def _resume(run: _Run, path: Path, *, epochs: float, progress: bool) -> tuple[History, int]:
+    """(history, epochs done) from the checkpoint at ``path``, its state loaded into ``run``;
+    (empty history, 0) if there is no checkpoint yet."""
+    if not path.exists():
+        if progress:
+            print(f"No checkpoint at {path} yet: starting from epoch 1.")
+        return History(), 0
+    state = torch.load(path, map_location=run.device, weights_only=False)
+    if state.get("epochs") != epochs:
+        raise ValueError(f"checkpoint {path} belongs to a run of {state.get('epochs')} epochs; "
+                         f"resume it with epochs={state.get('epochs')}, got epochs={epochs}")
+    run.model.load_state_dict(state["model"])
+    run.opt.load_state_dict(state["optimizer"])
+    run.sched.load_state_dict(state["scheduler"])
+    run.scaler.load_state_dict(state["scaler"])
+    run.loader.seed = state["loader_seed"]
+    _set_rng_state(state["rng"], run.device)
+    start = int(state["epoch"])
+    if progress:
+        print(f"Resuming from {path}: {start} of {run.n_epochs} epochs done.")
+    return History.from_dict(state["history"]), start
+
+
+def _step(run: _Run, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """One optimiser step on the batch (x, y); returns (mean loss, logits), not read back."""
+    if run.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with _autocast(run.device, run.dtype):
+        out = run.net(x)
+        loss = F.cross_entropy(out, y, label_smoothing=run.label_smoothing)
+    run.opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    with warnings.catch_warnings():  # fp16: a skipped step makes the scheduler complain
+        warnings.simplefilter("ignore", UserWarning)
+        run.sched.step()
+    return loss, out
+
+
+def _train_epoch(run: _Run, *, epoch: int, bar: Any, live: bool) -> dict[str, float]:
+    """Train epoch ``epoch`` (cut short if it is the run's fractional last one); return its
+    train_loss, train_acc, seconds, images_per_s and fraction, summed over all processes."""
+    dev, steps = run.device, run.steps_per_epoch
+    epoch_steps = min(steps, run.total_steps - epoch * steps)
+    run.loader.set_epoch(epoch)
+    loss_sum = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev, dtype=torch.long)
+    seen = 0
+    sync(dev)
+    t0 = time.perf_counter()
+    for i, (x, y) in enumerate(run.loader):
+        if i == epoch_steps:
+            break
+        loss, out = _step(run, x, y)
+        loss_sum += loss.detach().float() * y.shape[0]
+        correct += (out.argmax(1) == y).sum()
+        seen += y.shape[0]
+        bar.update(1)
+        if live and (i + 1) % _LIVE_EVERY == 0:  # reading a CPU tensor costs nothing
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{100 * correct.item() / seen:.2f}%",
+                            refresh=False)
+    totals = dist_.all_reduce_sum(torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=dev)]))
+    sync(dev)
+    seconds = time.perf_counter() - t0
+    total_loss, total_correct, total_seen = totals.tolist()  # the one sync of the epoch
+    return {"train_loss": total_loss / total_seen, "train_acc": 100 * total_correct / total_seen,
+            "seconds": seconds, "images_per_s": total_seen / seconds, "fraction": epoch_steps / steps}
+
+
+def _loop(run: _Run, history: History, *, start: int, epochs: float, checkpoint: Path | None, save: bool,
+          progress: bool, target_acc: float | None) -> History:
+    """Epochs ``start`` .. the last: train, evaluate, record, save a checkpoint; stop early at
+    ``target_acc``; Ctrl-C returns the epochs completed."""
+    bar = _progress_bar(run.total_steps - start * run.steps_per_epoch, progress and start < run.n_epochs)
+    live = progress and run.device.type == "cpu"  # on a GPU a read would wait for it
+    run.model.train()
+    try:
+        for epoch in range(start, run.n_epochs):
+            bar.set_description(f"epoch {epoch + 1}/{run.n_epochs}")
+            trained = _train_epoch(run, epoch=epoch, bar=bar, live=live)
+            test_loss, test_acc = math.nan, math.nan
+            if run.test_loader is not None:
+                test_loss, test_acc = _evaluate_loader(run.model, run.test_loader, run.dtype, run.channels_last)
+            history.append(test_loss=test_loss, test_acc=test_acc, **trained)
+            post = {"loss": f"{history.train_loss[-1]:.4f}", "acc": f"{history.train_acc[-1]:.2f}%"}
+            if run.test_loader is not None:
+                post["test_acc"] = f"{test_acc:.2f}%"
+            bar.set_postfix(post)
+            if checkpoint is not None and save:
+                _save_checkpoint(checkpoint, run, history, epoch=epoch + 1, epochs=epochs)
+            if target_acc is not None and test_acc >= target_acc:
+                break
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"Interrupted: returning the history of the {len(history)} epoch(s) completed "
+              f"(the model keeps the weights it had when stopped).")
+    finally:
+        bar.close()
+    run.model.eval()
+    return history
 
 
 # ----------------------------------------------------------------------------- fit
@@ -337,9 +586,9 @@ def fit(
     test: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor] | None" = None,
     *,
     epochs: int | float,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     lr: float | None = None,
-    optimizer: "str | torch.optim.Optimizer | Callable" = "adamw",
+    optimizer: "str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]" = "adamw",
     weight_decay: float | None = None,
     schedule: str = "onecycle",
     label_smoothing: float = 0.0,
@@ -349,13 +598,14 @@ def fit(
     channels_last: bool = True,
     compile: bool = False,
     seed: int | None = None,
-    checkpoint: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
     progress: bool = True,
     target_acc: float | None = None,
     eval_batch_size: int = 1024,
 ) -> History:
-    """Train ``model`` on ``train`` for ``epochs`` epochs, testing on ``test`` after each; return a :class:`History`.
+    """Train ``model`` on ``train`` for ``epochs`` epochs, testing on ``test`` after each; return a
+    :class:`History` (LeNet-5 and AlexNet chapters).
 
     ``epochs`` may be fractional (e.g. 2.5): the last epoch is then cut short, and the schedule
     ends with it.
@@ -366,6 +616,12 @@ def fit(
     Each training batch x (B, C, H, W) goes through ``model`` to logits (B, K) and cross-entropy
     (``label_smoothing`` optional); ``augment`` (e.g. ``cb.random_shift(2)``) transforms every
     training batch on the device.
+
+    ``batch_size`` (the global batch) defaults to :func:`default_batch_size` of the training set:
+    128 images, and for small sets the largest power of two from 16 up that still gives an epoch
+    40 steps. A one-cycle schedule needs steps more than it needs large batches: on 1,400 MNIST
+    digits, 15 epochs at batch 128 are 165 steps and train clearly worse than batch 32's 660
+    (``benchmarks/RESULTS.md``); on MNIST's 60,000 digits the default stays 128.
 
     Optimiser ``"adamw"`` (default), ``"adam"`` or ``"sgd"`` (Nesterov momentum 0.9) -- or an
     optimizer built on ``model.parameters()``, or a function making one from them -- with peak
@@ -386,192 +642,34 @@ def fit(
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the loop runs data-parallel: ``batch_size`` is the
     global batch, split evenly over the processes, and only rank 0 shows progress and writes files.
     """
-    # ---- arguments
-    _check_model(model)
-    _check_epochs(epochs)
-    _check_int("batch_size", batch_size)
-    _check_int("eval_batch_size", eval_batch_size)
-    if isinstance(optimizer, str) and optimizer.lower() not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, an optimizer or a function of the "
-                         f"parameters, got {optimizer!r}")
-    if not isinstance(optimizer, (str, torch.optim.Optimizer)) and not callable(optimizer):
-        raise TypeError(f"optimizer must be a name, an optimizer or a function, got {type(optimizer).__name__}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
-        raise ValueError(f"lr must be a number > 0 (or None for the default), got {lr!r}")
-    if weight_decay is not None and (not isinstance(weight_decay, (int, float)) or weight_decay < 0):
-        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
-    if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    if augment is not None and not callable(augment):
-        raise TypeError(f"augment must be a function of a batch (B, C, H, W) or None, got {type(augment).__name__}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"seed must be an int or None, got {seed!r}")
-    if target_acc is not None and (isinstance(target_acc, bool) or not isinstance(target_acc, (int, float))
-                                   or not 0 < target_acc <= 100):
-        raise ValueError(f"target_acc must be a percentage in (0, 100] or None, got {target_acc!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint= the file to resume from")
-    if target_acc is not None and test is None:
-        raise ValueError("target_acc needs test data to measure the accuracy on")
-
-    # ---- where: device and processes
-    dev = _device(device) if device is not None else (
+    _check_fit_arguments(model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                         weight_decay=weight_decay, schedule=schedule, label_smoothing=label_smoothing,
+                         augment=augment, seed=seed, target_acc=target_acc, eval_batch_size=eval_batch_size,
+                         resume=resume, checkpoint=checkpoint, test=test)
+    dev = as_device(device) if device is not None else (
         train.device if isinstance(train, DeviceLoader) else default_device())
     world, created_group = dist_.setup(dev)
     if world.active and dev.type == "cuda":
         dev = torch.device("cuda", world.local_rank)
-    if world.active and batch_size % world.size:
-        raise ValueError(f"batch_size must be divisible by the number of processes ({world.size}), got {batch_size}")
-    main = world.is_main
-
     cudnn_benchmark = torch.backends.cudnn.benchmark
     if dev.type == "cuda":  # images of one size: let cuDNN pick the fastest convolution algorithms
         torch.backends.cudnn.benchmark = True
     try:
-        return _fit(model, train, test, epochs, batch_size, lr, optimizer, weight_decay, schedule,
-                    label_smoothing, augment, dev, amp, channels_last, compile, seed, checkpoint, resume,
-                    progress and main, target_acc, eval_batch_size, world)
+        if seed is not None:
+            torch.manual_seed(seed)
+        run = _prepare(model, train, test, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                       weight_decay=weight_decay, schedule=schedule, label_smoothing=label_smoothing,
+                       augment=augment, device=dev, amp=amp, channels_last=channels_last, compile=compile,
+                       seed=seed, eval_batch_size=eval_batch_size, world=world)
+        path = Path(checkpoint) if checkpoint is not None else None
+        show = progress and world.is_main
+        history, start = _resume(run, path, epochs=epochs, progress=show) if resume and path else (History(), 0)
+        return _loop(run, history, start=start, epochs=epochs, checkpoint=path, save=world.is_main,
+                     progress=show, target_acc=target_acc)
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
         if created_group:
             dist_.cleanup()
-
-
-def _fit(model, train, test, epochs, batch_size, lr, optimizer, weight_decay, schedule, label_smoothing,
-         augment, dev, amp, channels_last, compile, seed, checkpoint, resume, progress, target_acc,
-         eval_batch_size, world) -> History:
-    if seed is not None:
-        torch.manual_seed(seed)
-    # ---- data
-    if isinstance(train, DeviceLoader):
-        loader = train
-    else:
-        loader = DeviceLoader(_dataset("train", train), batch_size // world.size, shuffle=True,
-                              augment=augment, device=dev, seed=seed, rank=world.rank, world_size=world.size)
-    test_loader = None if test is None else _eval_loader(test, "test", eval_batch_size, loader.device)
-    dev = loader.device
-
-    # ---- model
-    model.to(dev)
-    cl = channels_last and dev.type in ("cuda", "cpu")
-    if cl:
-        model.to(memory_format=torch.channels_last)
-    classes = _num_outputs(model, loader, cl)
-    top = int(loader.dataset.labels.max())
-    if top >= classes:
-        raise ValueError(f"train has labels up to {top} but the model has {classes} outputs: "
-                         f"give the model num_classes >= {top + 1}")
-    net: nn.Module = model
-    if world.active:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    if compile:
-        net = torch.compile(net)
-    dtype = _amp_dtype(dev, amp)
-    scaler = _grad_scaler(dtype == torch.float16)
-
-    # ---- optimiser and schedule
-    name = optimizer.lower() if isinstance(optimizer, str) else None
-    peak = lr if lr is not None else DEFAULT_LR[name] if name else None
-    opt = _make_optimizer(name or optimizer, model, peak or 1e-3, weight_decay)
-    if peak is None:  # an optimizer given without lr=: its own learning rate is the peak
-        peak = opt.param_groups[0]["lr"]
-    steps = len(loader)
-    total_steps = max(1, round(epochs * steps))  # a fractional last epoch is cut short
-    n_epochs = -(-total_steps // steps)
-    sched = _make_schedule(schedule, opt, peak, total_steps)
-
-    # ---- resume
-    history, start = History(), 0
-    path = Path(checkpoint) if checkpoint is not None else None
-    if resume and path is not None and path.exists():
-        state = torch.load(path, map_location=dev, weights_only=False)
-        if state.get("epochs") != epochs:
-            raise ValueError(f"checkpoint {path} belongs to a run of {state.get('epochs')} epochs; "
-                             f"resume it with epochs={state.get('epochs')}, got epochs={epochs}")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history = History.from_dict(state["history"])
-        start = state["epoch"]
-        loader.seed = state["loader_seed"]
-        _set_rng_state(state["rng"], dev)
-        if progress:
-            print(f"Resuming from {path}: {start} of {n_epochs} epochs done.")
-    elif resume and progress:
-        print(f"No checkpoint at {path} yet: starting from epoch 1.")
-
-    # ---- the loop
-    bar = _progress_bar(total_steps - start * steps, progress and start < n_epochs)
-    live = dev.type == "cpu"  # reading a CPU tensor costs nothing; on a GPU it would wait for it
-    step_count = 0
-    model.train()
-    try:
-        for epoch in range(start, n_epochs):
-            bar.set_description(f"epoch {epoch + 1}/{n_epochs}")
-            epoch_steps = min(steps, total_steps - epoch * steps)
-            loader.set_epoch(epoch)
-            loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), device=dev, dtype=torch.long)
-            seen = 0
-            _sync(dev)
-            t0 = time.perf_counter()
-            for i, (x, y) in enumerate(loader):
-                if i == epoch_steps:
-                    break
-                if cl:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with _autocast(dev, dtype):
-                    out = net(x)
-                    loss = F.cross_entropy(out, y, label_smoothing=label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                with warnings.catch_warnings():  # fp16: a skipped step makes the scheduler complain
-                    warnings.simplefilter("ignore", UserWarning)
-                    sched.step()
-                loss_sum += loss.detach().float() * y.shape[0]
-                correct += (out.argmax(1) == y).sum()
-                seen += y.shape[0]
-                step_count += 1
-                bar.update(1)
-                if live and progress and step_count % _LIVE_EVERY == 0:
-                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}",
-                                    acc=f"{100 * correct.item() / seen:.2f}%", refresh=False)
-            totals = dist_.all_reduce_sum(torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=dev)]))
-            _sync(dev)
-            seconds = time.perf_counter() - t0
-            total_loss, total_correct, total_seen = totals.tolist()  # the one sync of the epoch
-            test_loss, test_acc = math.nan, math.nan
-            if test_loader is not None:
-                test_loss, test_acc = _evaluate_loader(model, test_loader, dtype, cl)
-            history.append(train_loss=total_loss / total_seen, train_acc=100 * total_correct / total_seen,
-                           test_loss=test_loss, test_acc=test_acc, seconds=seconds,
-                           images_per_s=total_seen / seconds)
-            post = {"loss": f"{history.train_loss[-1]:.4f}", "acc": f"{history.train_acc[-1]:.2f}%"}
-            if test_loader is not None:
-                post["test_acc"] = f"{test_acc:.2f}%"
-            bar.set_postfix(post)
-            if path is not None and world.is_main:
-                _save_checkpoint(path, {
-                    "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
-                    "history": history.as_dict(), "epoch": epoch + 1, "epochs": epochs,
-                    "loader_seed": loader.seed, "rng": _rng_state(dev),
-                })
-            if target_acc is not None and test_acc >= target_acc:
-                break
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"Interrupted: returning the history of the {len(history)} epoch(s) completed "
-              f"(the model keeps the weights it had when stopped).")
-    finally:
-        bar.close()
-    model.eval()
-    return history
 
 
 # ----------------------------------------------------------------------------- evaluate, predict
@@ -579,18 +677,18 @@ def _fit(model, train, test, epochs, batch_size, lr, optimizer, weight_decay, sc
 
 def evaluate(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]", *,
              batch_size: int = 1024, device: torch.device | str | None = None) -> tuple[float, float]:
-    """(mean cross-entropy loss, accuracy in percent) of ``model`` on ``data``.
+    """(mean cross-entropy loss, accuracy in percent) of ``model`` on ``data`` (LeNet-5 chapter).
 
     ``data``: an ImageDataset, a DeviceLoader (its data, without augmentation) or an
     ``(images, labels)`` pair; batches x (B, C, H, W) -> logits (B, K). ``device``: default the
     device of the model's parameters (the model is moved there). Mixed precision on CUDA.
     """
     _check_model(model)
-    _check_int("batch_size", batch_size)
-    dev = _device(device) if device is not None else _model_device(model)
+    check_int("batch_size", batch_size, low=1)
+    dev = as_device(device) if device is not None else model_device(model)
     model.to(dev)
     cl = _uses_channels_last(model)
-    return _evaluate_loader(model, _eval_loader(data, "data", batch_size, dev), _amp_dtype(dev, True), cl)
+    return _evaluate_loader(model, _eval_loader(data, "data", batch_size, dev), amp_dtype(dev, True), cl)
 
 
 def _uses_channels_last(model: nn.Module) -> bool:
@@ -603,28 +701,27 @@ def _uses_channels_last(model: nn.Module) -> bool:
 @torch.inference_mode()
 def predict(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]", *,
             batch_size: int = 1024, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
-    """Class probabilities of ``model`` on every sample of ``data``, in order, and the true labels.
+    """Class probabilities of ``model`` on every sample of ``data``, in order, and the true labels
+    (LeNet-5 chapter: the confusion matrix).
 
     Returns ``(probs, labels)`` on the CPU: probs float32 (N, K) (softmax of the logits, rows sum
     to 1), labels int64 (N,). ``probs.argmax(1)`` against ``labels`` gives a confusion matrix.
     """
     _check_model(model)
-    _check_int("batch_size", batch_size)
-    dev = _device(device) if device is not None else _model_device(model)
+    check_int("batch_size", batch_size, low=1)
+    dev = as_device(device) if device is not None else model_device(model)
     model.to(dev)
     cl = _uses_channels_last(model)
     loader = _eval_loader(data, "data", batch_size, dev)
-    dtype = _amp_dtype(dev, True)
-    was_training = model.training
-    model.eval()
+    dtype = amp_dtype(dev, True)
     probs: list[Tensor] = []
     labels: list[Tensor] = []
-    for x, y in loader:
-        if cl:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(dev, dtype):
-            out = model(x)
-        probs.append(out.float().softmax(1))
-        labels.append(y)
-    model.train(was_training)
+    with eval_mode(model):
+        for x, y in loader:
+            if cl:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(dev, dtype):
+                out = model(x)
+            probs.append(out.float().softmax(1))
+            labels.append(y)
     return torch.cat(probs).cpu(), torch.cat(labels).cpu()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnbook import cli
+from cnnbook import cli, recipes
 from cnnbook.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,8 +87,8 @@ def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_every_model_of_the_registry_trains(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "QUICK_SIZE", {"mnist": (96, 48), "cifar10": (32, 16)})
-    for name in cli.RECIPES:
+    monkeypatch.setattr(recipes, "QUICK_SIZE", {"mnist": (96, 48), "cifar10": (32, 16)})
+    for name in recipes.RECIPES:
         out = tmp_path / f"{name}.json"
         code = main(["train", name, "--quick", "--batch-size", "16", "--data-root", str(tmp_path / "data"),
                      "--device", "cpu", "--json", str(out), "--no-progress"])
@@ -99,16 +99,23 @@ def test_every_model_of_the_registry_trains(tmp_path, monkeypatch, capsys):
         assert len(record["history"]["train_loss"]) == 1
 
 
-def test_pad_images_adds_a_black_border_and_keeps_the_statistics_right():
-    from cnnbook.data import as_dataset
+def test_lenet5_classic_gets_the_chapters_padding(tmp_path, monkeypatch):
+    """The command line pads with cb.pad_images: a black border, the 28x28 statistics kept."""
+    import cnnbook as cb
 
-    data = as_dataset((torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8), torch.zeros(50, dtype=torch.long)))
-    padded = cli.pad_images(data, 2)
-    assert padded.images.shape == (50, 1, 32, 32)
-    assert torch.equal(padded.images[:, :, 2:-2, 2:-2], data.images) and padded.images[:, :, :2].sum() == 0
-    pixels = padded.images.float() / 255
-    assert padded.mean[0] == pytest.approx(pixels.mean().item(), rel=1e-4)
-    assert padded.std[0] == pytest.approx(pixels.std().item(), rel=1e-3)
+    seen = {}
+
+    def fake_fit(model, train, test, **kwargs):
+        seen["train"], seen["test"] = train, test
+        return cb.History()
+
+    monkeypatch.setattr(cli, "fit", fake_fit)
+    assert main(["train", "lenet5-classic", "--quick", "--data-root", str(tmp_path), "--device", "cpu",
+                 "--no-progress"]) == 0
+    train, test = recipes.load_data("mnist", str(tmp_path), quick=True, verbose=False)
+    for got, plain in ((seen["train"], train), (seen["test"], test)):
+        assert torch.equal(got.images, cb.pad_images(plain, 2).images)
+        assert got.images.shape[-2:] == (32, 32) and got.mean == plain.mean and got.std == plain.std
 
 
 def test_bench_quick_prints_the_table(tmp_path, capsys):

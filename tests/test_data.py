@@ -19,6 +19,8 @@ import pytest
 import torch
 
 from cnnbook import data as D
+from cnnbook.data import files as data_files
+from cnnbook.data import standin as data_standin
 
 torch.set_num_threads(1)
 
@@ -174,13 +176,13 @@ def test_offline_mnist_falls_back_to_bundled_subset(tmp_path, capsys):
 
 
 def test_missing_bundled_subset_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "_BUNDLED_MNIST", tmp_path / "nowhere")
+    monkeypatch.setattr(data_files, "_BUNDLED_MNIST", tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="reinstall cnnbook"):
         D.load_mnist(tmp_path, download=False, verbose=False)
 
 
 def test_bundled_subset_is_small_and_credited():
-    folder = Path(D.__file__).parent / "_data"
+    folder = Path(D.__file__).parent.parent / "_data"
     total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert total <= 3_000_000
     readme = (folder / "README.md").read_text()
@@ -190,7 +192,7 @@ def test_bundled_subset_is_small_and_credited():
 
 def test_offline_download_attempt_is_quick(tmp_path, capsys, monkeypatch):
     """download=True without network (or with the probe refused) falls back within seconds."""
-    monkeypatch.setattr(D, "_online", lambda url: False)
+    monkeypatch.setattr(data_files, "_online", lambda url: False)
     for env in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(env, raising=False)
     start = time.perf_counter()
@@ -204,7 +206,7 @@ def test_downloaded_files_are_read_and_named_download(tmp_path, monkeypatch, cap
         write_mnist(root / "MNIST" / "raw", "train", n=10, gz=True)
         return True
 
-    monkeypatch.setattr(D, "_download_mnist", fake_download)
+    monkeypatch.setattr(data_files, "_download_mnist", fake_download)
     ds = D.load_mnist(tmp_path)
     assert ds.source == "download" and len(ds) == 10 and capsys.readouterr().out == ""
     assert D.load_mnist(tmp_path).source == "local"
@@ -213,7 +215,7 @@ def test_downloaded_files_are_read_and_named_download(tmp_path, monkeypatch, cap
 def test_failed_download_leaves_no_partial_files(tmp_path):
     (tmp_path / "kept.txt").write_text("was here before")
     with pytest.raises(RuntimeError):
-        with D._download_guard(tmp_path, verbose=False):
+        with data_files._download_guard(tmp_path, verbose=False):
             (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"half a file")
             (tmp_path / "cifar-10-batches-py").mkdir()
             raise RuntimeError("connection reset")
@@ -290,17 +292,17 @@ def test_offline_cifar10_falls_back_to_a_stand_in_named_as_such(tmp_path, capsys
 
 
 def test_stand_in_statistics_match_its_constants():
-    images, _ = D._generate_stand_in(2000, 0)
+    images, _ = data_standin._generate_stand_in(2000, 0)
     pixels = images.float().div(255).transpose(0, 1).reshape(3, -1)
-    assert torch.allclose(pixels.mean(1), torch.tensor(D._STAND_IN_MEAN), atol=0.015)
-    assert torch.allclose(pixels.std(1), torch.tensor(D._STAND_IN_STD), atol=0.015)
+    assert torch.allclose(pixels.mean(1), torch.tensor(data_standin._STAND_IN_MEAN), atol=0.015)
+    assert torch.allclose(pixels.std(1), torch.tensor(data_standin._STAND_IN_STD), atol=0.015)
 
 
 def test_stand_in_is_learnable_but_not_trivial():
     """Raw pixels do not separate the classes (random colours and positions), but a classifier on
     shift-invariant features (the magnitude of the image's Fourier transform) beats chance clearly."""
     torch.manual_seed(0)
-    images, y = D._generate_stand_in(2000, 7)
+    images, y = data_standin._generate_stand_in(2000, 7)
     x = images.float().div(255)
 
     def fit_linear(features):
@@ -436,8 +438,11 @@ def test_loader_augments_before_normalising():
 
 def test_loader_validates_arguments():
     ds = toy(10)
-    for bad in (0, -1, 2.5, "8", True):
+    for bad in (0, -1):
         with pytest.raises(ValueError, match="batch_size"):
+            D.DeviceLoader(ds, bad, device="cpu")
+    for bad in (2.5, "8", True):  # the wrong type: TypeError (one rule, cnnbook._checks)
+        with pytest.raises(TypeError, match="batch_size"):
             D.DeviceLoader(ds, bad, device="cpu")
     with pytest.raises(ValueError, match="rank"):
         D.DeviceLoader(ds, 2, device="cpu", rank=2, world_size=2)
@@ -485,7 +490,7 @@ def test_random_shift_moves_a_known_image():
     assert len(set(zip(dy.tolist(), dx.tolist()))) == 25
     # a shift really shifts content: compare with torch.roll where nothing wraps
     img = torch.rand(1, 2, 8, 8)
-    shifted = D._translate(img, torch.tensor([2]), torch.tensor([-1]), fill=0.0)
+    shifted = D.translate(img, torch.tensor([2]), torch.tensor([-1]), fill=0.0)
     assert torch.equal(shifted[0, :, :7, 2:], img[0, :, 1:, :6])
     assert torch.all(shifted[0, :, :, :2] == 0) and torch.all(shifted[0, :, 7, :] == 0)
 
@@ -514,13 +519,15 @@ def test_compose_and_argument_checks():
     x = torch.rand(5, 1, 6, 6)
     aug = D.compose(D.random_flip(1.0), D.random_flip(1.0))
     assert torch.equal(aug(x), x) and "random_flip" in repr(aug)
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="max_shift"):
+    for bad, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="max_shift"):
             D.random_shift(bad)
-        with pytest.raises(ValueError, match="padding"):
+        with pytest.raises(error, match="padding"):
             D.random_crop(bad)
     with pytest.raises(ValueError, match="p must"):
         D.random_flip(1.5)
+    with pytest.raises(TypeError, match="p must"):
+        D.random_flip("0.5")
     with pytest.raises(TypeError, match="augs"):
         D.compose(D.random_flip(), 3)
     with pytest.raises(ValueError, match="x must"):
