@@ -25,6 +25,7 @@ from .data import (
     random_shift,
 )
 from .diagram import architecture_blocks, plot_architecture
+from .explorers import digit_explorer, pooling_explorer
 from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
 from .padding import conv_output_size, pad2d
 from .pooling import pool2d, receptive_field
@@ -54,4 +55,6 @@ __all__ = [
     "fit", "evaluate", "predict", "History", "accuracy_vs_noise", "accuracy_vs_shift",
     # figures
     "show_images", "plot_feature_maps", "plot_curves", "confusion_matrix", "plot_confusion_matrix",
+    # explorers that run in the reader's browser
+    "pooling_explorer", "digit_explorer",
 ]

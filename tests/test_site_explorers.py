@@ -1,0 +1,254 @@
+"""The in-browser explorers, driven in Debian's Chromium over the built site, opened from disk.
+
+The site is the one ``make test`` builds in quick mode (``CNNBOOK_SITE``). Pages are opened as
+``file://`` with every other request refused, as a reader offline would. The explorers' own
+test hook, ``window.cnnbookExplorers[id]``, lets a test load an input and read exact outputs;
+everything else goes through the page's controls, by keyboard and mouse.
+"""
+from __future__ import annotations
+
+import base64
+import inspect
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from test_site import CHROMIUM, FLAGS
+
+import cnnbook as cb
+
+SITE = os.environ.get("CNNBOOK_SITE")
+SHOTS = os.environ.get("CNNBOOK_SCREENSHOTS")  # a folder to keep the phone-width screenshots in
+pytestmark = pytest.mark.skipif(not SITE, reason="set CNNBOOK_SITE to a built site (make test does)")
+
+
+def page_with(kind: str) -> Path:
+    """The built page that holds an explorer of this kind."""
+    marker = f'data-cnnbook-explorer="{kind}"'
+    pages = [p for p in sorted(Path(SITE).rglob("*.html")) if marker in p.read_text(errors="replace")]
+    assert pages, f"no page of {SITE} holds a {kind} explorer"
+    return pages[0]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make chromium` installs Debian's package"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def open_explorer(browser, kind: str, width: int = 1000):
+    """(page, explorer element id, errors list): the page from disk, the network refused."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                  else route.abort())
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(page_with(kind).resolve().as_uri(), wait_until="load")
+    root = page.locator(f'[data-cnnbook-explorer="{kind}"]').first
+    root.scroll_into_view_if_needed()
+    return page, root.get_attribute("id"), errors
+
+
+def api(page, ident: str, call: str, *args):
+    return page.evaluate(f"(args) => window.cnnbookExplorers[{ident!r}].{call}(...args)", list(args))
+
+
+# ------------------------------------------------------------------------------------- pooling
+
+
+def reference(x: torch.Tensor, st: dict) -> torch.Tensor:
+    """What cb.pool2d (after cb.pad2d for an explicit padding mode) gives for an explorer setting.
+
+    ceil_mode goes to cb.pool2d when it accepts it; otherwise to PyTorch's own pools.
+    """
+    k, s, p, mode, ceil = st["kernel"], st["stride"], st["padding"], st["mode"], st["ceil"]
+    if st["padMode"] != "pool":
+        x, p = cb.pad2d(x, p, st["padMode"]), 0
+    if not ceil:
+        return cb.pool2d(x, k, s, p, mode=mode)
+    if "ceil_mode" in inspect.signature(cb.pool2d).parameters:
+        return cb.pool2d(x, k, s, p, mode=mode, ceil_mode=True)
+    cb.pool2d(x, k, s, p, mode=mode)  # the same refusals
+    if mode == "avg":
+        return F.avg_pool2d(x, k, s, p, ceil_mode=True)
+    sign = 1 if mode == "max" else -1
+    return sign * F.max_pool2d(sign * x, k, s, p, ceil_mode=True)
+
+
+SETTINGS = [{"mode": m, "kernel": k, "stride": s, "padding": p, "padMode": pm, "ceil": c}
+            for m, k, s, p, pm, c in itertools.product(
+                ("max", "avg", "min"), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2, 4),
+                ("pool", "zeros", "reflect", "replicate", "circular"), (False, True))]
+
+
+def test_pooling_explorer_equals_cb_pool2d(browser):
+    page, ident, errors = open_explorer(browser, "pooling")
+    x = torch.rand(1, 4, 7, generator=torch.Generator().manual_seed(0))  # small: errors happen too
+    api(page, ident, "setImage", x[0].tolist(), "test input")
+    outputs = page.evaluate("([id, settings]) => settings.map(st => { const e = window.cnnbookExplorers[id];"
+                            " e.set(st); return e.output(); })", [ident, SETTINGS])
+    refused = 0
+    for st, out in zip(SETTINGS, outputs):
+        try:
+            want = reference(x, st)[0]
+        except ValueError as err:
+            refused += 1
+            assert out["error"] == str(err), st
+            continue
+        assert out["error"] is None, (st, out["error"])
+        assert out["shape"] == list(want.shape), st
+        got = torch.tensor(out["values"], dtype=torch.float64)
+        torch.testing.assert_close(got, want.double(), rtol=1e-6, atol=1e-6, msg=lambda m, st=st: f"{st}: {m}")
+    assert 0 < refused < len(SETTINGS) / 2  # both kinds of setting were checked
+    assert not errors
+
+
+def test_pooling_explorer_embeds_the_images_exactly(browser):
+    page, ident, errors = open_explorer(browser, "pooling")
+    data = page.evaluate(f"JSON.parse(document.querySelector('#{ident} script.cnnbook-data').textContent)")
+    first = data["images"][0]
+    image = np.frombuffer(base64.b64decode(first["values"]), "<f4").reshape(first["h"], first["w"])
+    st = api(page, ident, "settings")
+    out = api(page, ident, "output")
+    want = reference(torch.tensor(image.copy())[None], st)[0]
+    torch.testing.assert_close(torch.tensor(out["values"], dtype=torch.float64), want.double(),
+                               rtol=1e-6, atol=1e-6)
+    assert not errors
+
+
+def test_pooling_controls_by_keyboard_change_the_output_and_show_refusals(browser):
+    page, ident, errors = open_explorer(browser, "pooling")
+    root = page.locator(f"#{ident}")
+    api(page, ident, "set", {"image": 0, "mode": "max", "kernel": 2, "stride": 2, "padding": 0,
+                             "padMode": "pool", "ceil": False})
+    before, shape_before = api(page, ident, "output"), root.locator(".cbx-shape").inner_text()
+    root.locator("[data-k=stride]").focus()
+    page.keyboard.press("ArrowLeft")  # stride 2 -> 1
+    after = api(page, ident, "output")
+    assert after["shape"] != before["shape"]
+    assert root.locator(".cbx-shape").inner_text() != shape_before
+    root.locator("[data-k=mode]").select_option("avg")
+    assert api(page, ident, "output")["values"] != after["values"]
+    # the output canvas takes arrow keys: the chosen unit moves
+    unit = root.locator(".cbx-unit").inner_text()
+    root.locator(".cbx-out").focus()
+    page.keyboard.press("ArrowRight")
+    assert root.locator(".cbx-unit").inner_text() != unit and "column 1" in root.locator(".cbx-unit").inner_text()
+    # padding 2 with a 2x2 window: cb.pool2d refuses, and the page says why in the same words
+    root.locator("[data-k=padding]").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    with pytest.raises(ValueError) as refusal:
+        cb.pool2d(torch.zeros(1, 28, 28), 2, 1, 2, mode="avg")
+    assert str(refusal.value) in root.locator(".cbx-error").inner_text()
+    assert api(page, ident, "output")["values"] is None
+    assert not errors
+
+
+# --------------------------------------------------------------------------------- draw a digit
+
+
+def page_network(page, ident: str) -> tuple[cb.LeNet5, dict]:
+    """A cb.LeNet5 holding the weights the page embeds, decoded here in Python."""
+    data = page.evaluate(f"JSON.parse(document.querySelector('#{ident} script.cnnbook-data').textContent)")
+    flat = torch.from_numpy(np.frombuffer(base64.b64decode(data["weights"]), "<f4").copy())
+    model = cb.LeNet5(len(data["classes"]), activation=data["activation"], pool=data["pool"]).eval()
+    names = {"c1": "features.0", "c3": "features.3", "f5": "classifier.0", "f6": "classifier.2",
+             "out": "classifier.4"}
+    state = {}
+    for key, (offset, n) in data["layout"].items():
+        path = names[key[:-1]] + (".weight" if key[-1] == "w" else ".bias")
+        state[path] = flat[offset : offset + n].reshape(model.state_dict()[path].shape)
+    model.load_state_dict(state)
+    return model, data
+
+
+def test_digit_explorer_logits_equal_pytorch_on_100_test_digits(browser):
+    page, ident, errors = open_explorer(browser, "digit")
+    model, data = page_network(page, ident)
+    test = cb.load_mnist(split="test")
+    assert (data["mean"], data["std"]) == (test.mean[0], test.std[0])  # cb's MNIST normalisation
+    x = test.images[:100].float() / 255  # (100, 1, 28, 28)
+    logits = torch.tensor(api(page, ident, "classify", x.flatten(1).tolist()), dtype=torch.float64)
+    with torch.no_grad():
+        want = model((x - data["mean"]) / data["std"]).double()
+    assert logits.shape == (100, 10)
+    assert (logits - want).abs().max().item() <= 1e-4
+    assert torch.equal(logits.argmax(1), want.argmax(1))
+    assert not errors
+
+
+def ink_stats(values: list[float]) -> tuple[float, float, int]:
+    img = torch.tensor(values).reshape(28, 28)
+    i = torch.arange(28.0)
+    cy, cx = (img.sum(1) * i).sum() / img.sum(), (img.sum(0) * i).sum() / img.sum()
+    rows, cols = img.gt(0).any(1).nonzero(), img.gt(0).any(0).nonzero()
+    return cy.item(), cx.item(), int(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
+
+
+def test_drawing_is_preprocessed_like_mnist_and_predicted(browser):
+    page, ident, errors = open_explorer(browser, "digit")
+    root = page.locator(f"#{ident}")
+    root.locator("[data-a=clear]").click()
+    assert "draw a digit" in root.locator(".cbx-pred").inner_text()
+    box = root.locator(".cbx-pad").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    for t in np.linspace(0, 1, 12):  # a small slanted stroke in the top left corner
+        page.mouse.move(box["x"] + box["width"] * (0.3 + 0.1 * t), box["y"] + box["height"] * (0.2 + 0.3 * t))
+    page.mouse.up()
+    page.wait_for_timeout(100)
+    cy, cx, side = ink_stats(api(page, ident, "input"))
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5  # centred by its centre of mass
+    assert side in (20, 21)  # the ink fits a 20x20 box (its grey border may touch one more pixel)
+    assert root.locator(".cbx-pred").inner_text().startswith("prediction: ")
+    assert not errors
+
+
+def test_digit_explorer_by_keyboard(browser):
+    page, ident, errors = open_explorer(browser, "digit")
+    root = page.locator(f"#{ident}")
+    first = api(page, ident, "logits")
+    root.locator("[data-a=example]").focus()
+    page.keyboard.press("Enter")  # the next test digit
+    assert api(page, ident, "logits") != first
+    assert "test digit 2" in root.locator(".cbx-label").inner_text()
+    root.locator("[data-a=clear]").focus()
+    page.keyboard.press("Enter")
+    assert "draw a digit" in root.locator(".cbx-pred").inner_text()
+    root.locator(".cbx-pad").focus()
+    page.keyboard.press("Space")  # pen down
+    for key in ["ArrowUp"] * 6 + ["ArrowRight"] * 3:
+        page.keyboard.press(key)
+    page.wait_for_timeout(100)
+    assert sum(api(page, ident, "input")) > 0
+    assert root.locator(".cbx-pred").inner_text().startswith("prediction: ")
+    assert not errors
+
+
+@pytest.mark.parametrize("kind", ["pooling", "digit"])
+def test_explorer_fits_a_phone(browser, kind, tmp_path):
+    page, ident, errors = open_explorer(browser, kind, width=390)
+    root = page.locator(f"#{ident}")
+    box = root.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    overflow = page.evaluate(f"(() => {{ const r = document.getElementById({ident!r}).getBoundingClientRect();"
+                             f" return [...document.querySelectorAll('#{ident} *')].filter(e => {{"
+                             " const b = e.getBoundingClientRect(); return b.width > 0 && b.right > r.right + 1;"
+                             " }).map(e => e.tagName + '.' + e.className); })()")
+    assert not overflow, f"{kind} explorer: elements wider than a 390-pixel screen: {overflow}"
+    shot = Path(SHOTS or tmp_path) / f"explorer-{kind}-390.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    root.screenshot(path=str(shot))
+    assert shot.stat().st_size > 1000
+    assert not errors
