@@ -11,6 +11,7 @@ Everything a chapter needs is re-exported here; each lives in a module named aft
 ``cnnbook.widgets`` imports ipywidgets.
 """
 
+from .conv import conv2d
 from .data import (
     DataFileError,
     DeviceLoader,
@@ -27,6 +28,7 @@ from .data import (
 from .diagram import architecture_blocks, plot_architecture
 from .explorers import digit_explorer, pooling_explorer
 from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
+from .models.from_parts import lenet5_from_parts
 from .padding import conv_output_size, pad2d
 from .pooling import pool2d, receptive_field
 from .robustness import accuracy_vs_noise, accuracy_vs_shift
@@ -44,6 +46,7 @@ __all__ = [
     "claim", "ClaimError", "ClaimWarning",
     # from-scratch operations
     "pool2d", "receptive_field", "pad2d", "conv_output_size",
+    "conv2d", "lenet5_from_parts",
     # models and their anatomy
     "LeNet5", "LeNet5Classic", "AlexNet", "AlexNetCIFAR",
     "layer_table", "format_table", "count_params", "count_macs",

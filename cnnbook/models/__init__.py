@@ -1,6 +1,7 @@
 """The chapters' networks: LeNet-5 (1998 and modern) and AlexNet (2012 and a CIFAR-10 adaptation)."""
 
 from .alexnet import AlexNet, AlexNetCIFAR, min_input_size
+from .from_parts import lenet5_from_parts
 from .lenet import (
     C3_TABLE,
     DIGIT_PROTOTYPES,
@@ -26,4 +27,5 @@ __all__ = [
     "DIGIT_PROTOTYPES",
     "c3_connection_table",
     "min_input_size",
+    "lenet5_from_parts",
 ]
