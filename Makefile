@@ -10,7 +10,7 @@ STRICT := -W -n --keep-going
 export CNNBOOK_STRICT := 1
 QUICK_SITE := _build/quick/_build/html
 
-.PHONY: book test unit notebooks site-quick browser chromium clean
+.PHONY: book test colab unit notebooks site-quick browser chromium clean
 
 book: $(VENV)/.installed
 	$(JB) build . $(STRICT)
@@ -19,6 +19,7 @@ book: $(VENV)/.installed
 test: $(VENV)/.installed chromium
 	$(PY) -m pytest tests
 	CNNBOOK_QUICK=1 $(PY) -m pytest --nbmake --nbmake-timeout=600 book
+	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
 	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py
 
@@ -28,6 +29,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# The Colab edition, colab/<chapter>.ipynb, is generated from book/ and committed (tests/test_colab.py
+# fails when it is out of date): run this after changing a chapter.
+colab: | $(VENV)/.installed
+	$(PY) scripts/make_colab.py
 
 # Debian's Chromium drives the browser check of the built site (tests/test_site.py).
 chromium:

@@ -33,6 +33,7 @@ from .padding import conv_output_size, pad2d
 from .pooling import pool2d, receptive_field
 from .robustness import accuracy_vs_noise, accuracy_vs_shift
 from .runtime import Budget, ClaimError, ClaimWarning, budget, budget_note, claim, device, glue, hardware, setup
+from .runtime import GluedMarkdown, fill_glue, glued
 from .summary import count_macs, count_params, format_table, layer_table
 from .tables import Table, layers_table, table
 from .train import History, evaluate, fit, predict
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     # runtime
     "device", "hardware", "budget", "Budget", "budget_note", "setup", "glue",
+    "glued", "fill_glue", "GluedMarkdown",
     "claim", "ClaimError", "ClaimWarning",
     # from-scratch operations
     "pool2d", "receptive_field", "pad2d", "conv_output_size",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import warnings
 from dataclasses import dataclass
 from typing import TypeVar
@@ -135,17 +136,72 @@ def budget_note(*, full: str, cpu: str, quick: str) -> Budget:
     return b
 
 
-def glue(name: str, value: object, display: bool = False) -> None:
-    """Hand ``value`` to the book's prose, where ``{glue:text}`name``` shows it.
+_GLUED: dict[str, object] = {}
+_GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
 
-    The book build uses ``myst_nb.glue``. Where myst_nb is not installed (Colab, a plain Jupyter)
-    there is no prose to fill in, so nothing happens and the chapter runs all the same.
+
+def glue(name: str, value: object, display: bool = False) -> None:
+    """Hand ``value`` to the book's prose, where ``{glue:text}`name``` shows it (every chapter).
+
+    The book build hands it to ``myst_nb.glue``. The value is also kept in this kernel, so that the
+    Colab edition (``colab/``, where myst_nb is absent) fills in its prose with :func:`fill_glue`.
     """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    _GLUED[name] = value
     try:
         from myst_nb import glue as _glue
     except ImportError:
         return
     _glue(name, value, display=display)
+
+
+def glued(name: str) -> object:
+    """The value last glued under ``name`` in this kernel (the Colab edition of every chapter)."""
+    if name not in _GLUED:
+        raise KeyError(f"nothing glued under {name!r} yet: run the cells above first")
+    return _GLUED[name]
+
+
+def _format_glued(value: object, fmt: str) -> str:
+    # myst_nb's rules for {glue:text}`name:fmt`: the type character picks str, int or float
+    kind = fmt[-1] if fmt else "s"
+    if kind in "bcdoxX":
+        value = int(value)  # type: ignore[call-overload]
+    elif kind in "eEfFgGn%":
+        value = float(value)  # type: ignore[arg-type]
+    elif kind == "s":
+        value = str(value)
+    return format(value, fmt)
+
+
+class GluedMarkdown(str):
+    """Markdown with glued values filled in; a notebook shows it rendered."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def fill_glue(markdown: str) -> GluedMarkdown:
+    """Replace every ``{glue:text}`name:fmt``` role in ``markdown`` by the value glued in this kernel.
+
+    The Colab edition of every chapter renders its paragraphs with numbers this way. A value that
+    was never glued fails strict runs (``CNNBOOK_STRICT=1``) and shows as ``[name?]`` to a reader.
+    """
+    if not isinstance(markdown, str):
+        raise TypeError(f"markdown must be a str, got {type(markdown).__name__}")
+
+    def fill(match: re.Match[str]) -> str:
+        name, _, fmt = match.group(1).partition(":")
+        if name not in _GLUED:
+            if strict():
+                raise KeyError(f"the text uses {name!r}, which no cell above glued")
+            warnings.warn(f"the text uses {name!r}, which no cell above has computed yet: "
+                          "run the cells above first", stacklevel=3)
+            return f"[{name}?]"
+        return _format_glued(_GLUED[name], fmt)
+
+    return GluedMarkdown(_GLUE_ROLE.sub(fill, markdown))
 
 
 class ClaimError(AssertionError):

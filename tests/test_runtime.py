@@ -123,3 +123,28 @@ def test_claim_warns_a_reader_and_fails_strict_runs(monkeypatch):
         assert cb.claim(1 < 2, "order") is True
     with pytest.raises(TypeError, match="message"):
         cb.claim(True, "")
+
+
+def test_glue_keeps_values_for_the_colab_edition(monkeypatch):
+    import warnings
+
+    cb.glue("acc_demo", 97.4567)
+    cb.glue("n_demo", 60000)
+    cb.glue("who_demo", "LeNet-5")
+    assert cb.glued("acc_demo") == 97.4567
+    text = cb.fill_glue("{glue:text}`who_demo` reached {glue:text}`acc_demo:.1f`% on "
+                        "{glue:text}`n_demo:,d` digits ({glue}`n_demo`).")
+    assert text == "LeNet-5 reached 97.5% on 60,000 digits (60000)."
+    assert text._repr_markdown_() == str(text)
+    monkeypatch.setenv("CNNBOOK_STRICT", "1")
+    with pytest.raises(KeyError, match="never_glued"):
+        cb.fill_glue("{glue:text}`never_glued:.2f`")
+    monkeypatch.delenv("CNNBOOK_STRICT")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cb.fill_glue("x {glue:text}`never_glued`") == "x [never_glued?]"
+    assert "run the cells above" in str(caught[0].message)
+    with pytest.raises(KeyError, match="run the cells above"):
+        cb.glued("never_glued")
+    with pytest.raises(TypeError, match="name"):
+        cb.glue("", 1)
