@@ -381,19 +381,45 @@ def banner(path: Path, book: Book) -> str:
             "that show this run's numbers) run like the others; click one to see its code.")
 
 
+def glue_sites(cells: list[dict]) -> dict[int, list[re.Pattern[str]]]:
+    """For each code cell, the names it glues (f-strings become patterns: ``f"tl_{mode}"`` -> tl_*)."""
+    sites = {}
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        names = re.findall(r"glue\(\s*(f?)([\"'])(.*?)\2", cell_source(cell))
+        sites[i] = [re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\w*", re.escape(n)) if f else re.escape(n))
+                    for f, _, n in names]
+    return sites
+
+
+def computed_after(text: str, index: int, sites: dict[int, list[re.Pattern[str]]]) -> int:
+    """The cell after which a paragraph using glued values can render: the values exist by then."""
+    after = index
+    for name in (m.split(":")[0] for m in re.findall(r"\{glue(?::text|:md)?\}`([^`]+)`", text)):
+        gluing = [i for i, patterns in sites.items() if any(p.fullmatch(name) for p in patterns)]
+        if gluing and min(gluing) > index:
+            after = max(after, min(gluing))
+    return after
+
+
 def colab_notebook(path: Path, book: Book) -> dict:
     """The Colab edition of one chapter, as a notebook dict."""
     source = read_nb(path)
+    sites = glue_sites(source["cells"])
     page = Page(name=path.stem)
-    cells: list[dict] = []
+    slots: list[list[dict]] = [[] for _ in source["cells"]]
     for i, cell in enumerate(source["cells"]):
         cell_id = cell.get("id") or f"cell-{i}"
         if cell["cell_type"] == "markdown":
-            cells += markdown_cells(cell, book, page, cell_id)
+            for new in markdown_cells(cell, book, page, cell_id):
+                # a paragraph whose numbers a later cell computes moves after that cell
+                slots[computed_after(cell_source(new), i, sites)].append(new)
         elif cell["cell_type"] == "code":
-            cells.append(colab_code_cell(cell, cell_id))
+            slots[i].insert(0, colab_code_cell(cell, cell_id))
         if i == 0:
-            cells.append(markdown_cell(banner(path, book), "colab-edition"))
+            slots[0].append(markdown_cell(banner(path, book), "colab-edition"))
+    cells = [c for slot in slots for c in slot]
     for cell in cells:
         cell["source"] = cell["source"].splitlines(keepends=True)
     metadata = {
