@@ -1,20 +1,26 @@
 """Padding from scratch, and the size of what a convolution or a pool gives back.
 
-* :func:`pad2d` adds a border around images in four modes -- ``"zeros"``, ``"reflect"``,
-  ``"replicate"``, ``"circular"`` -- by indexing, and matches ``torch.nn.functional.pad``.
+Taught in the chapter *Padding and stride* (``book/padding.ipynb``).
+
+* :func:`pad2d` adds a border around images in four modes -- ``"constant"`` (``"zeros"`` is its
+  alias with value 0), ``"reflect"``, ``"replicate"``, ``"circular"`` -- by indexing, and matches
+  ``torch.nn.functional.pad``, negative padding (cropping) included.
 * :func:`conv_output_size` predicts the output size of a convolution (or a pool) exactly as
-  PyTorch computes it: ``floor((n + 2p - d(k - 1) - 1) / s) + 1``.
+  PyTorch computes it: ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` (pools: optionally ``ceil``).
+* :func:`conv_axes` checks a setting and returns, per axis, the numbers the formula uses.
 * :func:`same_padding` says how PyTorch splits ``padding="same"`` between the two sides, and
   :func:`pixel_coverage` counts how many windows see each input pixel.
 """
 
 from __future__ import annotations
 
-from typing import Union
+from typing import NamedTuple, Union
 
 import torch
 
-PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+from ._checks import check_float, check_int, int_pair
+
+PAD_MODES = ("constant", "zeros", "reflect", "replicate", "circular")
 PADDING_WORDS = ("same", "valid")
 
 Size = Union[int, tuple[int, int]]
@@ -26,65 +32,109 @@ Size = Union[int, tuple[int, int]]
 
 
 def _pad_sides(padding: int | tuple[int, ...]) -> tuple[int, int, int, int]:
-    """``padding`` as ``(left, right, top, bottom)``, the order ``F.pad`` uses."""
-    if isinstance(padding, bool) or not isinstance(padding, (int, tuple, list)):
+    """``padding`` as ``(left, right, top, bottom)``, the order ``F.pad`` uses (may be < 0)."""
+    sides: tuple[object, ...]
+    if isinstance(padding, (tuple, list)):
+        if len(padding) == 2:
+            ph, pw = padding
+            sides = (pw, pw, ph, ph)
+        elif len(padding) == 4:
+            sides = tuple(padding)
+        else:
+            raise ValueError(
+                "padding must be an int, a (pad_h, pad_w) pair or a (left, right, top, bottom) "
+                f"tuple, got {len(padding)} numbers: {tuple(padding)}"
+            )
+    elif isinstance(padding, bool) or not isinstance(padding, int):
         raise TypeError(
             "padding must be an int, a (pad_h, pad_w) pair or a (left, right, top, bottom) "
             f"tuple, got {type(padding).__name__}"
         )
-    if isinstance(padding, int):
-        sides = (padding,) * 4
-    elif len(padding) == 2:
-        ph, pw = padding
-        sides = (pw, pw, ph, ph)
-    elif len(padding) == 4:
-        sides = tuple(padding)
     else:
-        raise ValueError(
-            "padding must be an int, a (pad_h, pad_w) pair or a (left, right, top, bottom) "
-            f"tuple, got {len(padding)} numbers: {tuple(padding)}"
-        )
-    for name, p in zip(("left", "right", "top", "bottom"), sides):
-        if isinstance(p, bool) or not isinstance(p, int):
-            raise TypeError(f"padding ({name}) must be an int, got {type(p).__name__}")
-        if p < 0:
-            raise ValueError(f"padding ({name}) must be >= 0, got {p}")
-    return sides  # type: ignore[return-value]
+        sides = (padding,) * 4
+    names = ("left", "right", "top", "bottom")
+    return tuple(check_int(f"padding ({s})", p) for s, p in zip(names, sides))  # type: ignore
+
+
+def _check_axis(mode: str, n: int, before: int, after: int, axis: str, sides: str) -> None:
+    """Refuse what ``F.pad`` refuses on one axis (``n`` pixels, ``before``/``after`` padding)."""
+    crop = max(-before, 0) + max(-after, 0)
+    kept, out = n - crop, n + before + after
+    where = f"padding ({sides}) on an input of {axis}={n}"
+    if mode == "replicate" and n == 0 and (before or after):
+        raise ValueError(f"{where}: replicate padding needs a non-empty input")
+    if mode in ("constant", "circular") and kept < 0:
+        raise ValueError(f"{where}: cannot crop {crop} pixels from {n}")
+    if mode == "reflect" and max(before, after) >= n:
+        raise ValueError(f"{where}: reflect padding must be < the input {axis} (the mirror "
+                         "image of the input is only n - 1 pixels long)")
+    if mode == "circular" and max(before, after) > kept:
+        raise ValueError(f"{where}: circular padding must be <= the {axis} left after cropping "
+                         f"({kept}); the input may wrap around only once")
+    if mode == "replicate" and out < 1:
+        raise ValueError(f"{where}: replicate padding must leave an output of at least 1 pixel, "
+                         f"got {out}")
+    if out < 0:
+        raise ValueError(f"{where}: the output would have {out} pixels")
 
 
 def _source_index(n: int, before: int, after: int, mode: str, device: torch.device) -> torch.Tensor:
-    """For each of the ``before + n + after`` padded positions, the input position it copies.
+    """For each of the ``before + n + after`` output positions, the input position it copies.
 
-    Positions ``-before .. -1`` lie before the input, ``n .. n + after - 1`` after it.
+    Positions ``-before .. -1`` lie before the input, ``n .. n + after - 1`` after it; a negative
+    ``before`` (``after``) starts (ends) inside the input, which crops it.
     """
+    if mode == "circular":  # crop first, then wrap the rest around, like a torus: b c d | a b c d | a b c
+        lo, kept = max(-before, 0), n - max(-before, 0) - max(-after, 0)
+        i = torch.arange(-max(before, 0), kept + max(after, 0), device=device)
+        return i.remainder(max(kept, 1)) + lo
     i = torch.arange(-before, n + after, device=device)
     if mode == "replicate":  # the nearest edge pixel:      a a a | a b c d | d d d
         return i.clamp(0, n - 1)
-    if mode == "circular":  # wrap around, like a torus:    b c d | a b c d | a b c
-        return i.remainder(n)
     # reflect about the edge pixel, which is not repeated:  d c b | a b c d | c b a
     i = i.abs()
     return torch.where(i > n - 1, 2 * (n - 1) - i, i)
 
 
-def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "zeros") -> torch.Tensor:
-    """Pad the last two dimensions of ``x`` (height and width), built from indexing alone.
+def _pad_constant(x: torch.Tensor, sides: tuple[int, int, int, int], value: float) -> torch.Tensor:
+    """Crop the negative sides, then put the rest into a tensor filled with ``value``."""
+    left, right, top, bottom = sides
+    H, W = x.shape[-2:]
+    x = x[..., max(-top, 0): H - max(-bottom, 0), max(-left, 0): W - max(-right, 0)]
+    h, w = x.shape[-2:]
+    t, le = max(top, 0), max(left, 0)
+    out = x.new_full((*x.shape[:-2], t + h + max(bottom, 0), le + w + max(right, 0)), value)
+    out[..., t: t + h, le: le + w] = x
+    return out
+
+
+def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "constant",
+          value: float = 0.0) -> torch.Tensor:
+    """Pad (or crop) the last two dimensions of ``x`` (height and width), by indexing alone.
+
+    Taught in the chapter *Padding and stride*.
 
     Args:
         x: images of shape ``(N, C, H, W)``, ``(C, H, W)`` or ``(H, W)``.
         padding: ``p`` for every side, ``(pad_h, pad_w)`` for top/bottom and left/right, or
             ``(left, right, top, bottom)`` in the order of ``torch.nn.functional.pad``.
-            Every number must be >= 0.
+            A negative number crops that many pixels from that side, as in ``F.pad``.
         mode: what goes into the border:
 
-            * ``"zeros"``     -- zeros (``F.pad``'s ``"constant"`` mode with value 0);
+            * ``"constant"``  -- ``value`` everywhere (``"zeros"`` is the same with value 0);
             * ``"reflect"``   -- the mirror image, edge pixel not repeated (needs pad < size);
             * ``"replicate"`` -- the edge pixel, repeated;
-            * ``"circular"``  -- the opposite side of the image, wrapped around (needs pad <= size).
+            * ``"circular"``  -- the opposite side of the image, wrapped around (needs pad <=
+              the size left after cropping).
+        value: the fill of ``"constant"`` mode (only that mode takes a value other than 0).
 
     Returns:
         a tensor of shape ``(..., top + H + bottom, left + W + right)``, equal to
-        ``F.pad(x, (left, right, top, bottom), mode)``, gradients included.
+        ``F.pad(x, (left, right, top, bottom), mode, value)``, gradients included. Where a
+        circular crop leaves nothing to wrap, PyTorch returns uninitialised memory; this
+        function raises instead, and wherever a circular pad is larger than what the crop keeps
+        (PyTorch 2.x answers those inconsistently: several wraps, uninitialised memory or an
+        error).
 
     Example:
         >>> pad2d(torch.tensor([[1., 2., 3.]]), (0, 2), mode="reflect")
@@ -99,28 +149,20 @@ def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "zeros") 
         )
     if not isinstance(mode, str) or mode not in PAD_MODES:
         raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
+    value = check_float("value", value)
+    if value != 0 and mode not in ("constant", "zeros"):
+        raise ValueError(f"value must be 0 in {mode} mode (only constant padding fills with a "
+                         f"value), got {value}")
     left, right, top, bottom = _pad_sides(padding)
     H, W = x.shape[-2:]
-
-    if mode == "zeros":
-        out = x.new_zeros(*x.shape[:-2], top + H + bottom, left + W + right)
-        out[..., top : top + H, left : left + W] = x
-        return out
-
-    limits = {"reflect": ("<", lambda p, n: p < n), "circular": ("<=", lambda p, n: p <= n),
-              "replicate": ("<=", lambda p, n: n > 0 or p == 0)}
-    word, ok = limits[mode]
-    for side, p, dim, n in (("left", left, "width W", W), ("right", right, "width W", W),
-                            ("top", top, "height H", H), ("bottom", bottom, "height H", H)):
-        if not ok(p, n):
-            if mode == "replicate":
-                raise ValueError(f"padding ({side}): replicate padding needs a non-empty input, "
-                                 f"got {dim}=0")
-            raise ValueError(
-                f"padding ({side}) must be {word} the input {dim}={n} in {mode} mode, got {p}"
-                + (" (the mirror image of the input is only n - 1 pixels long)"
-                   if mode == "reflect" else " (the input may wrap around only once)")
-            )
+    mode = "constant" if mode == "zeros" else mode
+    _check_axis(mode, W, left, right, "width W", "left, right")
+    _check_axis(mode, H, top, bottom, "height H", "top, bottom")
+    if mode == "reflect" and H + top + bottom < 1 and W + left + right < 1:  # F.pad's own rule
+        raise ValueError(f"padding (left, right, top, bottom) = {(left, right, top, bottom)}: "
+                         f"reflect padding must leave at least one row or one column")
+    if mode == "constant":
+        return _pad_constant(x, (left, right, top, bottom), value)
     rows = _source_index(H, top, bottom, mode, x.device)
     cols = _source_index(W, left, right, mode, x.device)
     return x.index_select(-2, rows).index_select(-1, cols)
@@ -131,78 +173,92 @@ def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "zeros") 
 # --------------------------------------------------------------------------------------------
 
 
-def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
-    """``value`` (an int or an (H, W) pair of ints) as a checked pair."""
-    values = value if isinstance(value, (tuple, list)) else (value,) * 2
-    if len(values) != 2:
-        raise ValueError(f"{name} must be an int or an (H, W) pair, got {value!r}")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"{name} must be an int or an (H, W) pair of ints, got {value!r}")
-        if v < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return tuple(values)  # type: ignore[return-value]
-
-
 def same_padding(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
     """The padding ``(before, after)`` that PyTorch adds on one axis for ``padding="same"``.
 
     The window spans ``dilation * (kernel_size - 1) + 1`` pixels, so keeping the size needs
     ``dilation * (kernel_size - 1)`` padding in total; PyTorch puts the odd pixel, if any, *after*
-    (on the right or at the bottom). Example: ``same_padding(4) == (1, 2)``.
+    (on the right or at the bottom). Example: ``same_padding(4) == (1, 2)``. Taught in the
+    chapter *Padding and stride*.
     """
-    if isinstance(kernel_size, (tuple, list)) or isinstance(dilation, (tuple, list)):
-        raise TypeError("same_padding works on one axis: kernel_size and dilation must be ints")
-    (k, _), (d, _) = _pair("kernel_size", kernel_size, 1), _pair("dilation", dilation, 1)
+    k = check_int("kernel_size", kernel_size, low=1)
+    d = check_int("dilation", dilation, low=1)
     total = d * (k - 1)
     return total // 2, total - total // 2
 
 
-def _axis_sides(n: object, kernel_size: object, stride: object, padding: object,
-                dilation: object) -> tuple[bool, list[tuple[int, int, int, int, int, int]]]:
-    """Check the arguments; per axis (H, W): (n, k, s, before, after, d). Also: were pairs given?"""
+class ConvAxis(NamedTuple):
+    """One axis of a convolution or pooling setting, as :func:`conv_axes` returns it."""
+
+    n: int  # input size
+    kernel_size: int
+    stride: int
+    before: int  # padding before (top or left)
+    after: int  # padding after (bottom or right)
+    dilation: int
+    out: int  # output size
+
+
+def _padding_sides(padding: object, ks: tuple[int, int], ss: tuple[int, int],
+                   ds: tuple[int, int], stride: object) -> list[tuple[int, int]]:
+    if not isinstance(padding, str):
+        return [(p, p) for p in int_pair("padding", padding, low=0)]
+    if padding not in PADDING_WORDS:
+        raise ValueError(f"padding must be an int >= 0, {PADDING_WORDS[0]!r} or "
+                         f"{PADDING_WORDS[1]!r}, got {padding!r}")
+    if padding == "same" and ss != (1, 1):
+        raise ValueError(f"padding='same' needs stride=1 (PyTorch refuses strided 'same' "
+                         f"convolutions), got stride={stride!r}")
+    return [same_padding(k, d) for k, d in zip(ks, ds)] if padding == "same" else [(0, 0)] * 2
+
+
+def conv_axes(n: Size, kernel_size: Size, stride: Size = 1, padding: Size | str = 0,
+              dilation: Size = 1, ceil_mode: bool = False) -> tuple[ConvAxis, ConvAxis]:
+    """Check a setting and return its (height, width) :class:`ConvAxis`, output size included.
+
+    Arguments as in :func:`conv_output_size`. Taught in the chapter *Padding and stride*.
+    """
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    ns, ks = int_pair("n", n, low=1), int_pair("kernel_size", kernel_size, low=1)
+    ss, ds = int_pair("stride", stride, low=1), int_pair("dilation", dilation, low=1)
+    sides = _padding_sides(padding, ks, ss, ds, stride)
     pairs = any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation))
-    ns = _pair("n", n, 1)
-    ks = _pair("kernel_size", kernel_size, 1)
-    ss = _pair("stride", stride, 1)
-    ds = _pair("dilation", dilation, 1)
-    if isinstance(padding, str):
-        if padding not in PADDING_WORDS:
-            raise ValueError(f"padding must be an int >= 0, {PADDING_WORDS[0]!r} or "
-                             f"{PADDING_WORDS[1]!r}, got {padding!r}")
-        if padding == "same" and ss != (1, 1):
-            raise ValueError(f"padding='same' needs stride=1 (PyTorch refuses strided 'same' "
-                             f"convolutions), got stride={stride!r}")
-        sides = ([same_padding(k, d) for k, d in zip(ks, ds)] if padding == "same"
-                 else [(0, 0), (0, 0)])
-    else:
-        sides = [(p, p) for p in _pair("padding", padding, 0)]
     axes = []
     for axis, n_, k, s, (lo, hi), d in zip("HW", ns, ks, ss, sides, ds):
-        window = d * (k - 1) + 1
-        if window > n_ + lo + hi:
+        span = n_ + lo + hi - d * (k - 1) - 1  # how far the window's first tap can travel
+        out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n_ + lo:  # the last window must start in the input
+            out -= 1
+        too_big = out < 1 if ceil_mode else span < 0
+        if too_big:
             raise ValueError(
-                f"kernel_size: the window covers dilation*(kernel_size-1)+1 = {window} pixels, "
-                f"more than the padded input has ({n_ + lo + hi} = n {n_} + padding {lo + hi}"
-                + (f", axis {axis}" if pairs else "") + ")"
+                f"kernel_size: the window covers dilation*(kernel_size-1)+1 = {d * (k - 1) + 1} "
+                f"pixels, more than the padded input has ({n_ + lo + hi} = n {n_} + padding "
+                f"{lo + hi}" + (f", axis {axis}" if pairs else "") + ")"
             )
-        axes.append((n_, k, s, lo, hi, d))
-    return pairs, axes
+        axes.append(ConvAxis(n_, k, s, lo, hi, d, out))
+    return axes[0], axes[1]
 
 
 def conv_output_size(n: Size, kernel_size: Size, stride: Size = 1,
-                     padding: Size | str = 0, dilation: Size = 1) -> Size:
-    """The output size of a convolution, exactly as ``torch.nn.functional.conv2d`` computes it.
+                     padding: Size | str = 0, dilation: Size = 1, ceil_mode: bool = False) -> Size:
+    """The output size of a convolution or a pool, exactly as PyTorch computes it.
 
-    ``out = floor((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``, where
-    ``padding`` is added on *each* side. ``padding="valid"`` means 0; ``padding="same"`` keeps
-    ``out == n`` (stride 1 only; even windows get one more pixel after than before, see
+    Taught in the chapter *Padding and stride* (and used in *Pooling*):
+
+    ``out = floor((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``,
+
+    where ``padding`` is added on *each* side. ``padding="valid"`` means 0; ``padding="same"``
+    keeps ``out == n`` (stride 1 only; even windows get one more pixel after than before, see
     :func:`same_padding`).
 
     Pooling layers use the same formula (``max_pool2d`` also has ``dilation``; ``avg_pool2d`` has
-    none, so use 1). Two differences: a pool's stride defaults to its kernel size, not 1, and
-    PyTorch allows no ``"same"`` for pools and at most ``kernel_size // 2`` padding. With
-    ``ceil_mode=True`` a pool rounds up instead of down.
+    none, so use 1). A pool's stride defaults to its kernel size, not 1, and PyTorch allows no
+    ``"same"`` for pools and at most ``kernel_size // 2`` padding. With ``ceil_mode=True`` (pools
+    only) the division rounds up, ``ceil(...)`` instead of ``floor(...)``, and then the last
+    window is dropped if it would start beyond the input and the left (top) padding, i.e. if
+    ``(out - 1) * stride >= n + padding`` -- PyTorch's rule.
 
     Args:
         n: input height = width, or an ``(H, W)`` pair. Each of ``kernel_size``, ``stride``,
@@ -210,13 +266,14 @@ def conv_output_size(n: Size, kernel_size: Size, stride: Size = 1,
     Returns:
         an int, or an ``(H_out, W_out)`` pair if any argument was a pair.
     Raises:
-        ValueError naming the parameter: a size, kernel size, stride or dilation below 1,
-        a negative padding, an unknown padding word, ``"same"`` with a stride above 1, or a
-        window larger than the padded input.
+        TypeError naming the parameter for a non-int size; ValueError naming it for a size,
+        kernel size, stride or dilation below 1, a negative padding, an unknown padding word,
+        ``"same"`` with a stride above 1, or a window larger than the padded input (with
+        ``ceil_mode``: an output below 1).
     """
-    pairs, axes = _axis_sides(n, kernel_size, stride, padding, dilation)
-    out = tuple((n_ + lo + hi - d * (k - 1) - 1) // s + 1 for n_, k, s, lo, hi, d in axes)
-    return out if pairs else out[0]  # type: ignore[return-value]
+    h, w = conv_axes(n, kernel_size, stride, padding, dilation, ceil_mode)
+    pairs = any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation))
+    return (h.out, w.out) if pairs else h.out
 
 
 def pixel_coverage(n: Size, kernel_size: Size, stride: Size = 1,
@@ -225,14 +282,12 @@ def pixel_coverage(n: Size, kernel_size: Size, stride: Size = 1,
 
     Same arguments as :func:`conv_output_size`. Returns an int64 tensor of shape ``(H, W)``.
     A window is a grid of rows times columns, so the 2-D count is the outer product of one
-    count per axis.
+    count per axis. Taught in the chapter *Padding and stride*.
     """
-    _, axes = _axis_sides(n, kernel_size, stride, padding, dilation)
     counts = []
-    for n_, k, s, lo, hi, d in axes:
-        out = (n_ + lo + hi - d * (k - 1) - 1) // s + 1
-        starts = torch.arange(out) * s - lo  # first tap of each window, in input coordinates
-        taps = (starts[:, None] + d * torch.arange(k)[None, :]).flatten()
-        taps = taps[(taps >= 0) & (taps < n_)]  # taps on the padding see no input pixel
-        counts.append(torch.bincount(taps, minlength=n_))
+    for a in conv_axes(n, kernel_size, stride, padding, dilation):
+        starts = torch.arange(a.out) * a.stride - a.before  # first tap, in input coordinates
+        taps = (starts[:, None] + a.dilation * torch.arange(a.kernel_size)[None, :]).flatten()
+        taps = taps[(taps >= 0) & (taps < a.n)]  # taps on the padding see no input pixel
+        counts.append(torch.bincount(taps, minlength=a.n))
     return counts[0][:, None] * counts[1][None, :]

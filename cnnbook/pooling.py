@@ -1,81 +1,35 @@
-"""Pooling from scratch: max, min and average pooling as one vectorised function.
+"""Pooling from scratch: max, min and average pooling as one vectorised function, and unpooling.
 
-The whole idea fits in three steps:
+Taught in the chapter *Pooling* (``book/pooling.ipynb``). The whole idea fits in three steps:
 
 1. pad the input with a value that can never win (``-inf`` for max, ``+inf`` for min, ``0`` for
    average, exactly as PyTorch does);
 2. cut it into windows with two ``Tensor.unfold`` calls -- a strided *view*, no copy, no loop;
 3. reduce every window to one number.
 
+:func:`unpool2d` sends values back to the positions max pooling chose (the "switches"), and
 :func:`receptive_field` adds the bookkeeping that says how much of the input one unit of a
 conv/pool stack can see.
 """
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Union
 
 import torch
 from torch import Tensor, nn
 
-from .padding import conv_output_size
+from ._checks import check_int, int_pair
+from .padding import ConvAxis, conv_axes, conv_output_size
 
 MODES = ("max", "min", "avg")
 
 IntPair = Union[int, tuple[int, int]]
 
 
-def _pair(value: IntPair, name: str) -> tuple[int, int]:
-    """``value`` as a (height, width) pair of Python ints; TypeError names ``name`` otherwise."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        pair = tuple(value)
-    else:
-        pair = (value, value)
-    for v in pair:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def pool2d(
-    x: Tensor,
-    kernel_size: IntPair,
-    stride: IntPair | None = None,
-    padding: IntPair = 0,
-    mode: str = "max",
-) -> Tensor:
-    """Max, min or average pooling over windows of ``x``, built from ``Tensor.unfold``.
-
-    Args:
-        x: float tensor (N, C, H, W) or (C, H, W). Every channel is pooled on its own.
-        kernel_size: window size k, an int or a pair (kH, kW), each >= 1.
-        stride: step between windows, int or pair, each >= 1. Default: the window size, so
-            windows tile the input without overlap.
-        padding: border added on every side, int or pair, each between 0 and half the window
-            (``2 * padding <= kernel_size``), as in PyTorch.
-        mode: ``"max"``, ``"min"`` or ``"avg"``.
-
-    Returns:
-        (N, C, H_out, W_out), or (C, H_out, W_out) for a 3-D input, where
-        ``H_out = (H + 2 * padding - kH) // stride + 1`` (and the same for W).
-
-    Padding follows PyTorch: max pooling pads with -inf and min pooling with +inf, so padding
-    never wins; average pooling pads with zeros and divides by the full window size
-    (``count_include_pad=True``, the default of ``F.avg_pool2d``). The results and the gradients
-    equal ``F.max_pool2d``, ``-F.max_pool2d(-x)`` and ``F.avg_pool2d``; when several entries of a
-    window tie for the maximum (minimum), the gradient goes to the first in row-major order,
-    as in PyTorch's CPU kernel.
-
-    Raises:
-        TypeError: ``x`` is not a floating-point tensor (convert integer images with
-            ``x.float()``), or a size argument is not an int / pair of ints.
-        ValueError: ``x`` is not 3-D or 4-D; a window or stride below 1; padding below 0 or
-            above half the window; a window larger than the padded input; an unknown ``mode``.
-    """
+def _check_tensor(x: object) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() not in (3, 4):
@@ -84,42 +38,205 @@ def pool2d(
         )
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}; convert it with x.float()")
+    return x
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _pool_axes(x: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
+               dilation: IntPair, ceil_mode: bool) -> tuple[ConvAxis, ConvAxis]:
+    """Check the window arguments as PyTorch's pools do; per axis, the numbers of the formula."""
+    k = int_pair("kernel_size", kernel_size, low=1)
+    s = int_pair("stride", k if stride is None else stride, low=1)
+    p = int_pair("padding", padding, low=0)
+    d = int_pair("dilation", dilation, low=1)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"padding must be at most half of kernel_size ({k[0] // 2}, "
+                         f"{k[1] // 2}), got {padding!r}")
+    return conv_axes(tuple(x.shape[-2:]), k, s, p, d, ceil_mode)  # type: ignore[arg-type]
+
+
+def _windows(x: Tensor, axes: tuple[ConvAxis, ConvAxis], fill: float) -> Tensor:
+    """(N, C, H_out, W_out, kH, kW): every window of ``x`` padded with ``fill``, a strided view.
+
+    The bottom/right padding is whatever the last window needs: ``padding`` in floor mode, more
+    under ``ceil_mode`` when the last window hangs over the border.
+    """
+    ah, aw = axes
+    extra = [max(a.before, (a.out - 1) * a.stride + a.dilation * (a.kernel_size - 1) + 1
+                 - a.n - a.before) for a in axes]
+    x = torch.nn.functional.pad(x, (aw.before, extra[1], ah.before, extra[0]), value=fill)
+    span_h, span_w = ((a.kernel_size - 1) * a.dilation + 1 for a in axes)
+    win = x.unfold(2, span_h, ah.stride).unfold(3, span_w, aw.stride)
+    return win[:, :, : ah.out, : aw.out, :: ah.dilation, :: aw.dilation]
+
+
+def _avg_divisor(axes: tuple[ConvAxis, ConvAxis], count_include_pad: bool, like: Tensor) -> Tensor:
+    """(H_out, W_out): what each window's sum is divided by, exactly as ``F.avg_pool2d`` does.
+
+    A window counts its padding cells if ``count_include_pad``, but never the cells beyond the
+    padding that ``ceil_mode`` can add.
+    """
+    sizes = []
+    for a in axes:
+        start = torch.arange(a.out, device=like.device) * a.stride - a.before
+        end = torch.clamp(start + a.kernel_size, max=a.n + a.after)
+        if not count_include_pad:
+            start, end = start.clamp(min=0), end.clamp(max=a.n)
+        sizes.append((end - start).to(like.dtype))
+    return sizes[0][:, None] * sizes[1][None, :]
+
+
+def _first_tap(a: ConvAxis, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Per window on this axis: its first tap and its first tap at or after 0 (input coords)."""
+    start = torch.arange(a.out, device=device) * a.stride - a.before
+    skip = torch.div(start.clamp(max=0).neg() + a.dilation - 1, a.dilation, rounding_mode="floor")
+    return start, start + skip * a.dilation
+
+
+def _argmax_indices(arg: Tensor, lost: Tensor, axes: tuple[ConvAxis, ConvAxis]) -> Tensor:
+    """Window-local argmax -> position in the flattened (H * W) input plane, as PyTorch returns.
+
+    Where no input value beat the padding (``lost``), PyTorch keeps its starting guess, the
+    window's first tap at or after row 0 and column 0; so does this function.
+    """
+    ah, aw = axes
+    (row0, row_in), (col0, col_in) = _first_tap(ah, arg.device), _first_tap(aw, arg.device)
+    rows = row0[:, None] + ah.dilation * torch.div(arg, aw.kernel_size, rounding_mode="floor")
+    cols = col0[None, :] + aw.dilation * (arg % aw.kernel_size)
+    guess = row_in[:, None] * aw.n + col_in[None, :]
+    return torch.where(lost, guess.expand_as(arg), rows * aw.n + cols)
+
+
+def pool2d(
+    x: Tensor,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+    mode: str = "max",
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Max, min or average pooling over windows of ``x``, built from ``Tensor.unfold``.
+
+    Taught in the chapter *Pooling*. Equal, in values, indices and gradients, to
+    ``F.max_pool2d`` (``mode="max"``), ``-F.max_pool2d(-x)`` (``"min"``) and ``F.avg_pool2d``
+    (``"avg"``) called with the same arguments.
+
+    Args:
+        x: float tensor (N, C, H, W) or (C, H, W). Every channel is pooled on its own.
+        kernel_size: window size k, an int or a pair (kH, kW), each >= 1.
+        stride: step s between windows, int or pair, each >= 1. Default: the window size, so
+            windows tile the input without overlap.
+        padding: border p added on every side, int or pair, each between 0 and ``k // 2``.
+        dilation: gap d between the window's taps (max and min only; ``F.avg_pool2d`` has none).
+        ceil_mode: round the output size up instead of down, keeping a last window that
+            hangs over the border -- but only if it starts inside the input or the left (top)
+            padding.
+        mode: ``"max"``, ``"min"`` or ``"avg"``.
+        count_include_pad: (avg) divide by the window's size including its padding cells
+            (True, PyTorch's default) or by the number of input pixels it covers.
+        divisor_override: (avg) divide every window's sum by this int instead.
+        return_indices: (max, min) also return, for each output, the position of the winner
+            in its flattened H * W input plane: the "switches" :func:`unpool2d` uses.
+
+    Returns:
+        (N, C, H_out, W_out), or (C, H_out, W_out) for a 3-D input, with
+        ``H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1`` (``ceil`` with ``ceil_mode``, minus one
+        if that last window would start at or beyond ``H + p``), the same for W; with
+        ``return_indices``, the pair (output, int64 indices of the same shape).
+
+    Padding never wins: max pooling pads with -inf and min pooling with +inf. Average pooling
+    pads with zeros; cells that only ``ceil_mode`` adds beyond the padding are never counted.
+    When several entries of a window tie, the first in row-major order wins (and gets the
+    gradient), as in PyTorch's kernels. (Inputs are assumed free of NaN. A window that only
+    padding reaches -- possible with dilation -- gives -inf (+inf for min) and PyTorch's
+    placeholder index; its gradient is dropped, where PyTorch's CPU kernel writes it to that
+    placeholder position.)
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor (convert integer images with
+            ``x.float()``), a size argument is not an int / pair of ints, a flag not a bool.
+        ValueError: ``x`` is not 3-D or 4-D; a window, stride or dilation below 1; padding
+            below 0 or above half the window; no window fits; an unknown ``mode``; an option
+            given to a mode that has none (dilation or indices with avg, divisor with max).
+    """
+    x = _check_tensor(x)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = _pair(kernel_size if stride is None else stride, "stride")
-    ph, pw = _pair(padding, "padding")
-    if kh < 1 or kw < 1:
-        raise ValueError(f"kernel_size must be >= 1, got {kernel_size!r}")
-    if sh < 1 or sw < 1:
-        raise ValueError(f"stride must be >= 1, got {stride!r}")
-    if ph < 0 or pw < 0:
-        raise ValueError(f"padding must be >= 0, got {padding!r}")
-    if 2 * ph > kh or 2 * pw > kw:
-        raise ValueError(
-            f"padding must be at most half of kernel_size ({kh // 2}, {kw // 2}), got {padding!r}"
-        )
-    h, w = x.shape[-2:]
-    if kh > h + 2 * ph or kw > w + 2 * pw:
-        raise ValueError(
-            f"kernel_size {(kh, kw)} is larger than the padded input {(h + 2 * ph, w + 2 * pw)}; "
-            f"kernel_size must be at most H + 2*padding and W + 2*padding"
-        )
+    ceil_mode = _check_flag("ceil_mode", ceil_mode)
+    count_include_pad = _check_flag("count_include_pad", count_include_pad)
+    return_indices = _check_flag("return_indices", return_indices)
+    if divisor_override is not None:
+        divisor_override = check_int("divisor_override", divisor_override, low=1)
+    if mode == "avg" and (int_pair("dilation", dilation, low=1) != (1, 1) or return_indices):
+        raise ValueError("dilation and return_indices are for max and min pooling; "
+                         "F.avg_pool2d has neither (use dilation=1, return_indices=False)")
+    if mode != "avg" and (divisor_override is not None or not count_include_pad):
+        raise ValueError("divisor_override and count_include_pad are for mode='avg' only")
+    axes = _pool_axes(x, kernel_size, stride, padding, dilation, ceil_mode)
 
     squeeze = x.dim() == 3
-    if squeeze:
-        x = x.unsqueeze(0)
-    if ph or pw:
-        fill = {"max": float("-inf"), "min": float("inf"), "avg": 0.0}[mode]
-        x = torch.nn.functional.pad(x, (pw, pw, ph, ph), value=fill)
-    # (N, C, H_out, W_out, kH, kW): a view of x, every window laid out in the last two dims.
-    windows = x.unfold(2, kh, sh).unfold(3, kw, sw)
+    x4 = x.unsqueeze(0) if squeeze else x
+    fill = {"max": float("-inf"), "min": float("inf"), "avg": 0.0}[mode]
+    windows = _windows(x4, axes, fill)
+    idx = None
     if mode == "avg":
-        out = windows.mean(dim=(-2, -1))
+        total = windows.sum(dim=(-2, -1))
+        out = total / (divisor_override or _avg_divisor(axes, count_include_pad, total))
     else:
-        flat = windows.flatten(-2)  # row-major inside the window: first index wins a tie
-        out = flat.max(dim=-1).values if mode == "max" else flat.min(dim=-1).values
-    return out.squeeze(0) if squeeze else out
+        flat = windows.flatten(-2)  # row-major inside the window: the first index wins a tie
+        out, arg = flat.max(dim=-1) if mode == "max" else flat.min(dim=-1)
+        idx = _argmax_indices(arg, out == fill, axes) if return_indices else None
+    if squeeze:
+        out = out.squeeze(0)
+        idx = None if idx is None else idx.squeeze(0)
+    return (out, idx) if idx is not None else out
+
+
+def unpool2d(x: Tensor, indices: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+             padding: IntPair = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """Put each value of ``x`` back where max pooling found it; zeros everywhere else.
+
+    Taught in the chapter *Pooling*: this is where max pooling sends its gradient (the
+    "switches"). Equal to ``F.max_unpool2d``. ``indices`` comes from
+    ``pool2d(..., return_indices=True)`` (or ``F.max_pool2d``); the output is
+    ``H_out = (H - 1) * s - 2p + k`` by default, or ``output_size`` ((H, W), or a shape ending
+    in them) if given, which must lie strictly within ``s`` of that default, as in PyTorch.
+    When windows overlap, one input position can be chosen twice; it receives the same value.
+    """
+    x = _check_tensor(x)
+    if not isinstance(indices, Tensor) or indices.dtype != torch.int64:
+        raise TypeError("indices must be an int64 tensor, as pool2d(..., return_indices=True) "
+                        f"returns, got {getattr(indices, 'dtype', type(indices).__name__)}")
+    if indices.shape != x.shape:
+        raise ValueError(f"indices must have the shape of x {tuple(x.shape)}, got "
+                         f"{tuple(indices.shape)}")
+    k = int_pair("kernel_size", kernel_size, low=1)
+    s = int_pair("stride", k if stride is None else stride, low=1)
+    p = int_pair("padding", padding, low=0)
+    default = [(n - 1) * s_ - 2 * p_ + k_ for n, s_, p_, k_ in zip(x.shape[-2:], s, p, k)]
+    size = default
+    if output_size is not None:
+        size = [check_int("output_size", v, low=1) for v in list(output_size)[-2:]]
+        if len(size) != 2 or not all(d - s_ < v < d + s_ for v, d, s_ in zip(size, default, s)):
+            raise ValueError(f"output_size must be (H, W) strictly between {default} - stride "
+                             f"and {default} + stride, got {output_size!r}")
+    if min(size) < 1:
+        raise ValueError(f"kernel_size, stride and padding give an output of {size}; it must be >= 1")
+    plane = size[0] * size[1]
+    if indices.numel() and (indices.min() < 0 or indices.max() >= plane):
+        raise ValueError(f"indices must lie in [0, {plane}) for an output of {size}")
+    flat_x, flat_i = x.flatten(-2), indices.flatten(-2)
+    out = flat_x.new_zeros(*flat_x.shape[:-1], plane).scatter(-1, flat_i, flat_x)
+    return out.view(*x.shape[:-2], *size)
 
 
 @dataclass(frozen=True)
@@ -138,8 +255,8 @@ class RFRow:
 LayerSpec = Union[tuple[str, int, int], tuple[str, int, int, int]]
 
 
-def _square(value: IntPair, name: str) -> int:
-    h, w = _pair(value, name)
+def _square(value: object, name: str) -> int:
+    h, w = int_pair(name, value)
     if h != w:
         raise ValueError(f"{name} must be square for receptive_field, got {value!r}")
     return h
@@ -196,7 +313,7 @@ def receptive_field(
         r, j = r + (k - 1) * j, j * s
         if n is not None:
             try:
-                n = conv_output_size(n, k, s, p)
+                n = int(conv_output_size(n, k, s, p))  # type: ignore[arg-type]
             except ValueError as err:
                 raise ValueError(f"input_size {input_size} is too small: layer {name} gets a "
                                  f"{n}x{n} input ({err})") from err

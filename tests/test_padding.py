@@ -7,51 +7,109 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnbook.padding import (PAD_MODES, conv_output_size, pad2d, pixel_coverage,
-                             same_padding)
+from cnnbook.padding import (
+    PAD_MODES,
+    conv_output_size,
+    pad2d,
+    pixel_coverage,
+    same_padding,
+)
 
 torch.set_num_threads(1)
-TORCH_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
-              "circular": "circular"}
+TORCH_MODE = {"constant": "constant", "zeros": "constant", "reflect": "reflect",
+              "replicate": "replicate", "circular": "circular"}
 
 
 def _random_padding(rng: random.Random, mode: str, H: int, W: int) -> tuple[int, int, int, int]:
-    """A random (left, right, top, bottom) that F.pad accepts in ``mode``."""
+    """A random (left, right, top, bottom) that F.pad accepts in ``mode``, never negative."""
     cap_w = {"reflect": W - 1, "circular": W}.get(mode, 5)
     cap_h = {"reflect": H - 1, "circular": H}.get(mode, 5)
     return (rng.randint(0, cap_w), rng.randint(0, cap_w), rng.randint(0, cap_h),
             rng.randint(0, cap_h))
 
 
+def _torch_pad(x, sides, mode, value=0.0):
+    """F.pad's answer, or None where it refuses or returns memory it never wrote."""
+    flat = x.ndim == 2  # F.pad takes no 2-D input outside constant mode: give it a channel
+    try:
+        out = F.pad(x[None] if flat else x, sides, mode=TORCH_MODE[mode],
+                    value=value if value else None)
+        out = out[0] if flat else out
+    except (RuntimeError, ValueError):
+        return None
+    if mode == "circular":  # PyTorch 2.x wraps a crop inconsistently where a pad exceeds what
+        # the crop keeps: uninitialised memory, several wraps, or an error; pad2d refuses those
+        for n, lo, hi in ((x.shape[-1], *sides[:2]), (x.shape[-2], *sides[2:])):
+            if max(lo, hi) > n - max(-lo, 0) - max(-hi, 0):
+                return "inconsistent"
+    return out
+
+
 # ---------------------------------------------------------------------------------- pad2d
 
 
 @pytest.mark.parametrize("mode", PAD_MODES)
-def test_pad2d_matches_F_pad_on_random_shapes(mode):
+def test_pad2d_matches_F_pad_on_random_shapes_and_crops(mode):
+    """Random sides in [-n-1, n+1] (crops included): equal where F.pad accepts, else ValueError."""
     rng = random.Random(PAD_MODES.index(mode))
-    for trial in range(60):
-        ndim = rng.choice([3, 4])
-        H, W = rng.randint(1, 9), rng.randint(1, 9)
-        shape = (rng.randint(1, 3), rng.randint(1, 3), H, W)[4 - ndim:]
-        x = torch.randn(shape, generator=torch.Generator().manual_seed(trial))
-        sides = _random_padding(rng, mode, H, W)
-        expected = F.pad(x, sides, mode=TORCH_MODE[mode])
-        got = pad2d(x, sides, mode=mode)
-        assert got.shape == expected.shape, (mode, shape, sides)
-        assert torch.equal(got, expected), (mode, shape, sides)
+    accepted = 0
+    for trial in range(600):
+        ndim = rng.choice([2, 3, 4])
+        H, W = rng.randint(1, 6), rng.randint(1, 6)
+        shape = (rng.randint(1, 2), rng.randint(1, 2), H, W)[4 - ndim:]
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(trial), dtype=torch.float64)
+        sides = tuple(rng.randint(-n - 1, n + 1) for n in (W, W, H, H))
+        value = rng.choice([0.0, -1.5, 3.0]) if mode == "constant" else 0.0
+        expected = _torch_pad(x, sides, mode, value)
+        if expected is None or isinstance(expected, str):
+            with pytest.raises(ValueError, match=r"padding \("):
+                pad2d(x, sides, mode, value)
+            continue
+        got = pad2d(x, sides, mode, value)
+        assert got.shape == expected.shape and torch.equal(got, expected), (mode, shape, sides)
+        accepted += 1
+    assert accepted > 40  # the draw must exercise the accepted cases, not only the refusals
 
 
 @pytest.mark.parametrize("mode", PAD_MODES)
 def test_pad2d_gradients_match_F_pad(mode):
     rng = random.Random(10 + PAD_MODES.index(mode))
-    for trial in range(15):
-        H, W = rng.randint(2, 7), rng.randint(2, 7)
-        sides = _random_padding(rng, mode, H, W)
+    checked = 0
+    for trial in range(40):
+        H, W = rng.randint(2, 6), rng.randint(2, 6)
+        sides = tuple(rng.randint(-n + 1, n - 1) for n in (W, W, H, H))
         x = torch.randn(2, 3, H, W, dtype=torch.float64, requires_grad=True)
-        weights = torch.randn(F.pad(x, sides, mode=TORCH_MODE[mode]).shape, dtype=torch.float64)
-        (g_ref,) = torch.autograd.grad((F.pad(x, sides, mode=TORCH_MODE[mode]) * weights).sum(), x)
+        ref = _torch_pad(x, sides, mode)
+        if ref is None or isinstance(ref, str):
+            continue
+        weights = torch.randn(ref.shape, dtype=torch.float64)
+        (g_ref,) = torch.autograd.grad((ref * weights).sum(), x)
         (g_ours,) = torch.autograd.grad((pad2d(x, sides, mode=mode) * weights).sum(), x)
-        torch.testing.assert_close(g_ours, g_ref)
+        torch.testing.assert_close(g_ours, g_ref, rtol=0, atol=1e-12)
+        checked += 1
+    assert checked >= 20
+
+
+def test_pad2d_positive_padding_has_no_other_limits_than_F_pad():
+    rng = random.Random(7)
+    for mode in PAD_MODES:
+        for trial in range(20):
+            H, W = rng.randint(1, 9), rng.randint(1, 9)
+            x = torch.randn(1, 2, H, W, generator=torch.Generator().manual_seed(trial))
+            sides = _random_padding(rng, mode, H, W)
+            assert torch.equal(pad2d(x, sides, mode), F.pad(x, sides, mode=TORCH_MODE[mode]))
+
+
+def test_pad2d_zeros_is_constant_zero_and_crop_is_slicing():
+    x = torch.randn(2, 5, 6)
+    assert torch.equal(pad2d(x, 2, "zeros"), pad2d(x, 2, "constant"))
+    assert torch.equal(pad2d(x, 2), F.pad(x, (2, 2, 2, 2)))  # the default mode pads with 0
+    assert torch.equal(pad2d(x, (-1, -2, -2, 0)), x[:, 2:, 1:4])
+    assert torch.equal(pad2d(x, 1, value=7.0)[:, 0], torch.full((2, 8), 7.0))
+    with pytest.raises(ValueError, match="value must be 0 in reflect mode"):
+        pad2d(x, 1, "reflect", value=1.0)
+    with pytest.raises(TypeError, match="value must be a number"):
+        pad2d(x, 1, value="1")
 
 
 def test_pad2d_padding_forms_and_2d_input():
@@ -84,13 +142,13 @@ def test_pad2d_limits_match_F_pad():
     for mode, ok_w, bad_w in (("reflect", 4, 5), ("circular", 5, 6)):
         assert torch.equal(pad2d(x, (0, ok_w, 0, 0), mode),
                            F.pad(x, (0, ok_w, 0, 0), mode=TORCH_MODE[mode]))
-        with pytest.raises(ValueError, match=r"padding \(right\).*width W=5"):
+        with pytest.raises(ValueError, match=r"padding \(left, right\).*width W=5"):
             pad2d(x, (0, bad_w, 0, 0), mode)
         with pytest.raises((RuntimeError, ValueError)):
             F.pad(x, (0, bad_w, 0, 0), mode=TORCH_MODE[mode])
-    with pytest.raises(ValueError, match=r"padding \(top\).*height H=3"):
+    with pytest.raises(ValueError, match=r"padding \(top, bottom\).*height H=3"):
         pad2d(x, (0, 0, 3, 0), "reflect")
-    with pytest.raises(ValueError, match=r"padding \(bottom\).*height H=3"):
+    with pytest.raises(ValueError, match=r"padding \(top, bottom\).*height H=3"):
         pad2d(x, (0, 0, 0, 4), "circular")
     # zeros and replicate have no upper limit
     for mode in ("zeros", "replicate"):
@@ -100,18 +158,19 @@ def test_pad2d_limits_match_F_pad():
 @pytest.mark.parametrize(
     "args, error, pattern",
     [
-        ((torch.zeros(2, 2), -1), ValueError, r"padding \(left\) must be >= 0, got -1"),
-        ((torch.zeros(2, 2), (0, 0, 0, -2)), ValueError, r"padding \(bottom\) must be >= 0"),
+        ((torch.zeros(2, 2), -2), ValueError, r"padding \(left, right\).*cannot crop 4"),
+        ((torch.zeros(2, 2), (0, 0, 0, -3)), ValueError, r"padding \(top, bottom\).*crop 3"),
         ((torch.zeros(2, 2), (1, 2, 3)), ValueError, r"padding must be an int, a \(pad_h"),
         ((torch.zeros(2, 2), 1.5), TypeError, r"padding must be an int"),
         ((torch.zeros(2, 2), (1.0, 1)), TypeError, r"padding \(top\) must be an int"),
-        ((torch.zeros(2, 2), 1, "constant"), ValueError, r"mode must be one of \('zeros', "
-                                                          r"'reflect', 'replicate', 'circular'\)"),
+        ((torch.zeros(2, 2), 1, "edge"), ValueError, r"mode must be one of \('constant', "
+                                                      r"'zeros', 'reflect', 'replicate', "
+                                                      r"'circular'\)"),
         ((torch.zeros(5), 1), ValueError, r"x must have shape .* got 1 dimensions"),
         ((torch.zeros(1, 1, 1, 2, 2), 1), ValueError, r"x must have shape .* got 5 dimensions"),
         (([[1.0, 2.0]], 1), TypeError, r"x must be a torch.Tensor"),
         ((torch.zeros(1, 0, 3), (0, 0, 1, 0), "replicate"), ValueError,
-         r"padding \(top\): replicate padding needs a non-empty input"),
+         r"padding \(top, bottom\).*H=0: replicate padding needs a non-empty input"),
     ],
 )
 def test_pad2d_bad_arguments_name_the_parameter(args, error, pattern):
@@ -187,6 +246,29 @@ def test_conv_output_size_for_pools():
             assert conv_output_size(13, k, s, p) == F.avg_pool2d(x, k, s, p).shape[-1]
 
 
+def test_conv_output_size_ceil_mode_matches_max_pool2d_on_random_settings():
+    """Every pool setting PyTorch accepts (pad <= k // 2): same size, ceil_mode or not."""
+    rng = random.Random(5)
+    compared = 0
+    for _ in range(1500):
+        n, k, s, d = rng.randint(1, 12), rng.randint(1, 5), rng.randint(1, 5), rng.randint(1, 3)
+        p, ceil = rng.randint(0, k // 2), rng.random() < 0.7
+        try:
+            ref = F.max_pool2d(torch.zeros(1, 1, n, n), k, s, p, d, ceil_mode=ceil).shape[-1]
+        except RuntimeError:
+            with pytest.raises(ValueError, match="kernel_size: the window covers"):
+                conv_output_size(n, k, s, p, d, ceil_mode=ceil)
+            continue
+        assert conv_output_size(n, k, s, p, d, ceil_mode=ceil) == ref, (n, k, s, p, d, ceil)
+        compared += 1
+    assert compared > 800
+    # the rule that drops a last window starting in the right padding: floor 2, ceil 3 -> 2
+    assert conv_output_size(4, 2, 3, 1, ceil_mode=True) == 2
+    assert F.max_pool2d(torch.zeros(1, 1, 4, 4), 2, 3, 1, ceil_mode=True).shape[-1] == 2
+    with pytest.raises(TypeError, match="ceil_mode must be True or False"):
+        conv_output_size(4, 2, ceil_mode=1)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, pattern",
     [
@@ -203,7 +285,7 @@ def test_conv_output_size_for_pools():
         (dict(n=5, kernel_size=3, dilation=3), ValueError, r"kernel_size: the window covers"),
         (dict(n=5.0, kernel_size=3), TypeError, r"n must be an int"),
         (dict(n=5, kernel_size=True), TypeError, r"kernel_size must be an int"),
-        (dict(n=(5, 5, 5), kernel_size=3), ValueError, r"n must be an int or an \(H, W\) pair"),
+        (dict(n=(5, 5, 5), kernel_size=3), ValueError, r"n must be an int or a pair of ints"),
     ],
 )
 def test_conv_output_size_bad_arguments_name_the_parameter(kwargs, error, pattern):
@@ -224,7 +306,7 @@ def test_same_padding_is_what_conv2d_does():
                 expected = F.conv2d(x, w, padding="same", dilation=d)
             got = F.conv2d(pad2d(x, (lo, hi, lo, hi)), w, dilation=d)
             torch.testing.assert_close(got, expected)
-    with pytest.raises(TypeError, match="one axis"):
+    with pytest.raises(TypeError, match="kernel_size must be an int"):
         same_padding((3, 3))
 
 

@@ -1,4 +1,5 @@
-"""pool2d must equal PyTorch's pooling in values and gradients; receptive_field must match autograd."""
+"""pool2d and unpool2d must equal PyTorch's pooling in values, indices and gradients;
+receptive_field must match autograd."""
 
 from __future__ import annotations
 
@@ -9,63 +10,178 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbook.pooling import RFRow, format_rf_table, pool2d, receptive_field
+from cnnbook.pooling import RFRow, format_rf_table, pool2d, receptive_field, unpool2d
+
+torch.set_num_threads(1)
 
 
-def reference(x: torch.Tensor, k, s, p, mode: str) -> torch.Tensor:
+def reference(x: torch.Tensor, mode: str, **kw):
+    """PyTorch's answer for ``pool2d(x, mode=mode, **kw)``, or the RuntimeError it raises."""
+    kw = dict(kw)
+    if mode == "avg":
+        kw.pop("dilation")
+        kw.pop("return_indices")
+        return F.avg_pool2d(x, **kw)
+    kw.pop("count_include_pad")
+    kw.pop("divisor_override")
     if mode == "max":
-        return F.max_pool2d(x, k, s, p)
-    if mode == "min":
-        return -F.max_pool2d(-x, k, s, p)
-    return F.avg_pool2d(x, k, s, p)  # count_include_pad=True
+        return F.max_pool2d(x, **kw)
+    out = F.max_pool2d(-x, **kw)
+    return (-out[0], out[1]) if kw["return_indices"] else -out
 
 
-def random_setting(rng: random.Random):
-    """A random valid (shape, kernel_size, stride, padding): ints or pairs, stride maybe None."""
+def random_setting(rng: random.Random, mode: str) -> tuple[tuple[int, ...], dict]:
+    """A random shape and pool2d keywords: ints or pairs, every option drawn, maybe invalid."""
     square = rng.random() < 0.5
-    kh = rng.randint(1, 5)
-    kw = kh if square else rng.randint(1, 5)
+    kh = rng.randint(1, 4)
+    kw = kh if square else rng.randint(1, 4)
     ph = rng.randint(0, kh // 2)
     pw = ph if square else rng.randint(0, kw // 2)
     sh, sw = rng.randint(1, 4), rng.randint(1, 4)
+    dh, dw = (1, 1) if mode == "avg" else (rng.randint(1, 3), rng.randint(1, 3))
     if square:
-        sw = sh
-    h = rng.randint(max(1, kh - 2 * ph), 12)
-    w = rng.randint(max(1, kw - 2 * pw), 12)
-    shape = (rng.randint(1, 3), rng.randint(1, 4), h, w)
+        sw, dw = sh, dh
+    shape = (rng.randint(1, 2), rng.randint(1, 3), rng.randint(1, 9), rng.randint(1, 9))
     if rng.random() < 0.3:
         shape = shape[1:]  # (C, H, W)
-    k, s, p = ((kh, sh, ph) if square else ((kh, kw), (sh, sw), (ph, pw)))
-    if rng.random() < 0.25:
-        s = None
-    return shape, k, s, p
+    pair = (lambda a, b: a) if square else (lambda a, b: (a, b))
+    kwargs = dict(kernel_size=pair(kh, kw), stride=pair(sh, sw), padding=pair(ph, pw),
+                  dilation=pair(dh, dw), ceil_mode=rng.random() < 0.5,
+                  count_include_pad=mode != "avg" or rng.random() < 0.5,
+                  divisor_override=rng.choice([None, None, 1, 3]) if mode == "avg" else None,
+                  return_indices=mode != "avg" and rng.random() < 0.5)
+    if rng.random() < 0.2:
+        kwargs["stride"] = None
+    return shape, kwargs
 
 
 @pytest.mark.parametrize("mode", ["max", "min", "avg"])
 @pytest.mark.parametrize("ties", [False, True])
-def test_pool2d_matches_torch_values_and_gradients(mode, ties):
-    rng = random.Random(1 if ties else 0)
+def test_pool2d_matches_torch_values_indices_and_gradients(mode, ties):
+    """~500 random settings per case: where PyTorch accepts, the same output, indices and
+    gradient; where it refuses, a ValueError."""
+    rng = random.Random(2 * ["max", "min", "avg"].index(mode) + ties)
     gen = torch.Generator().manual_seed(2)
-    for _ in range(80):
-        shape, k, s, p = random_setting(rng)
+    compared = 0
+    for _ in range(500):
+        shape, kw = random_setting(rng, mode)
         x = torch.randn(shape, generator=gen, dtype=torch.float64)
         if ties:  # few distinct values and many zeros, like a ReLU map: ties inside windows
             x = torch.relu(torch.round(x * 2))
         x.requires_grad_(True)
-        ours = pool2d(x, k, s, p, mode=mode)
-        ref = reference(x, k, s if s is not None else k, p, mode)
-        assert ours.shape == ref.shape, (shape, k, s, p)
-        torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12, msg=f"{shape=} {k=} {s=} {p=}")
+        try:
+            ref = reference(x, mode, **kw)
+        except RuntimeError:
+            with pytest.raises(ValueError, match="kernel_size"):
+                pool2d(x, mode=mode, **kw)
+            continue
+        ours = pool2d(x, mode=mode, **kw)
+        if kw["return_indices"]:
+            (ours, idx), (ref, ref_idx) = ours, ref
+            assert torch.equal(idx, ref_idx), (shape, kw)
+        assert ours.shape == ref.shape, (shape, kw)
+        torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12, msg=f"{shape=} {kw=}")
         upstream = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
+        if ref.isinf().any():  # a window only padding reaches: PyTorch's gradient goes astray
+            continue
         (g_ours,) = torch.autograd.grad(ours, x, upstream)
         (g_ref,) = torch.autograd.grad(ref, x, upstream)
-        torch.testing.assert_close(g_ours, g_ref, rtol=0, atol=1e-12, msg=f"grad {shape=} {k=} {s=} {p=}")
+        torch.testing.assert_close(g_ours, g_ref, rtol=0, atol=1e-12, msg=f"grad {shape=} {kw=}")
+        compared += 1
+    assert compared > 300  # most draws are valid settings, so the comparison really ran
+
+
+def test_pool2d_ceil_mode_rule_and_border_divisor():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    # floor: windows at 0 and 3 of the padded 6 -> 2; ceil adds a window at 6, which starts in
+    # the right padding, so PyTorch drops it again
+    assert pool2d(x, 2, 3, 1, ceil_mode=True).shape[-1] == 2
+    # ceil keeps a last window that starts inside the input: 5 -> 3 instead of 2
+    y = torch.ones(1, 1, 5, 5)
+    out = pool2d(y, 2, mode="avg", ceil_mode=True)
+    assert out.shape[-1] == 3 and torch.equal(out, torch.ones(1, 1, 3, 3))  # cut window: /1, /2
+    torch.testing.assert_close(pool2d(y, 3, 1, 1, mode="avg")[0, 0, 0, 0], torch.tensor(4 / 9))
+    torch.testing.assert_close(pool2d(y, 3, 1, 1, mode="avg", count_include_pad=False),
+                               torch.ones(1, 1, 5, 5))
+    torch.testing.assert_close(pool2d(y, 2, mode="avg", divisor_override=1)[0, 0, 0, 0],
+                               torch.tensor(4.0))
+
+
+def test_unpool2d_matches_max_unpool2d_values_and_gradients():
+    rng = random.Random(3)
+    compared = 0
+    for trial in range(300):
+        k, s = rng.randint(1, 4), rng.randint(1, 4)
+        p = rng.randint(0, k // 2)
+        shape = (rng.randint(1, 2), rng.randint(1, 3), rng.randint(k, 9), rng.randint(k, 9))
+        x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(trial))
+        try:
+            pooled, idx = F.max_pool2d(x, k, s, p, return_indices=True)
+        except RuntimeError:
+            continue
+        default = [(n - 1) * s - 2 * p + k for n in pooled.shape[-2:]]
+        size = None
+        if rng.random() < 0.5:  # any size PyTorch accepts: strictly within a stride of the default
+            size = [n + rng.randint(-s + 1, s - 1) for n in default]
+            if min(size) < 1:
+                continue
+        h, w = size or default
+        if min(h, w) < 1:
+            with pytest.raises(ValueError, match="output of"):
+                unpool2d(pooled, idx, k, s, p, output_size=size)
+            continue
+        if idx.max() >= h * w:  # the pool dropped rows: indices beyond the unpooled plane
+            with pytest.raises(ValueError, match="indices must lie in"):
+                unpool2d(pooled, idx, k, s, p, output_size=size)
+            continue
+        pooled.requires_grad_(True)
+        ref = F.max_unpool2d(pooled, idx, k, s, p, output_size=size)
+        ours = unpool2d(pooled, idx, k, s, p, output_size=size)
+        assert torch.equal(ours, ref), (shape, k, s, p, size)
+        up = torch.randn(ref.shape, dtype=torch.float64)
+        (g_ours,) = torch.autograd.grad(ours, pooled, up)
+        (g_ref,) = torch.autograd.grad(ref, pooled, up)
+        assert torch.equal(g_ours, g_ref)
+        compared += 1
+    assert compared > 120
+
+
+def test_unpool2d_of_pool2d_marks_the_switches():
+    x = torch.tensor([[[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 7.0, 1.0]]])
+    out, idx = pool2d(x, 2, return_indices=True)
+    assert out.tolist() == [[[5.0, 7.0]]] and idx.tolist() == [[[1, 6]]]
+    back = unpool2d(out, idx, 2)
+    assert back.tolist() == [[[0.0, 5.0, 0.0, 0.0], [0.0, 0.0, 7.0, 0.0]]]
+    # the gradient of max pooling is this unpooling of the upstream gradient
+    x.requires_grad_(True)
+    (g,) = torch.autograd.grad(pool2d(x, 2), x, torch.ones(1, 1, 2))
+    assert torch.equal(g, unpool2d(torch.ones(1, 1, 2), idx, 2))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(indices=torch.zeros(1, 2, 2)), TypeError, "indices must be an int64 tensor"),
+        (dict(indices=torch.zeros(1, 2, 3, dtype=torch.int64)), ValueError, "indices must have"),
+        (dict(indices=torch.full((1, 2, 2), 99)), ValueError, r"indices must lie in \[0, 16\)"),
+        (dict(output_size=(9, 4)), ValueError, "output_size must be"),
+        (dict(output_size=(4, 4.0)), TypeError, "output_size must be an int"),
+        (dict(kernel_size=0), ValueError, "kernel_size must be >= 1"),
+    ],
+)
+def test_unpool2d_bad_arguments(kwargs, error, pattern):
+    args = dict(x=torch.ones(1, 2, 2), indices=torch.zeros(1, 2, 2, dtype=torch.int64),
+                kernel_size=2)
+    with pytest.raises(error, match=pattern):
+        unpool2d(**{**args, **kwargs})
 
 
 def test_pool2d_gradcheck():
     x = torch.randn(1, 2, 7, 6, dtype=torch.float64, requires_grad=True)
     for mode in ("max", "min", "avg"):
-        assert torch.autograd.gradcheck(lambda t: pool2d(t, 3, 2, 1, mode=mode), (x,))
+        assert torch.autograd.gradcheck(lambda t, m=mode: pool2d(t, 3, 2, 1, mode=m), (x,))
+    assert torch.autograd.gradcheck(
+        lambda t: pool2d(t, 3, 2, 1, mode="avg", ceil_mode=True, count_include_pad=False), (x,))
 
 
 def test_pool2d_3d_input_and_defaults():
@@ -117,6 +233,12 @@ def test_pool2d_float16_and_float32():
         (dict(kernel_size=(2, 9), padding=(0, 1)), "kernel_size"),  # 9 > 6 + 2
         (dict(kernel_size=2, mode="median"), "mode"),
         (dict(kernel_size=(2, 2, 2)), "kernel_size"),
+        (dict(kernel_size=2, mode="avg", dilation=2), "dilation"),
+        (dict(kernel_size=2, mode="avg", return_indices=True), "return_indices"),
+        (dict(kernel_size=2, divisor_override=2), "divisor_override"),
+        (dict(kernel_size=2, mode="avg", divisor_override=0), "divisor_override"),
+        (dict(kernel_size=2, count_include_pad=False), "count_include_pad"),
+        (dict(kernel_size=3, dilation=4), "kernel_size"),  # 9 taps wide > 6
     ],
 )
 def test_pool2d_bad_arguments_raise_value_error_naming_parameter(kwargs, name):
@@ -147,6 +269,10 @@ def test_pool2d_type_errors():
         pool2d(torch.randn(1, 4, 4), 2.0)
     with pytest.raises(TypeError, match="stride"):
         pool2d(torch.randn(1, 4, 4), 2, stride="2")
+    with pytest.raises(TypeError, match="ceil_mode must be True or False"):
+        pool2d(torch.randn(1, 4, 4), 2, ceil_mode=1)
+    with pytest.raises(TypeError, match="divisor_override must be an int"):
+        pool2d(torch.randn(1, 4, 4), 2, mode="avg", divisor_override=2.0)
 
 
 def test_receptive_field_formula():

@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from ..padding import _axis_sides, conv_output_size
+from ..padding import conv_axes, conv_output_size
 
 # input pixels, padding, padding no window reaches, the first window, window centres
 _COLOURS = {"input": "#d6e6f5", "pad": "#ececec", "unused": "#f6d5d0", "window": "#f28e2b",
@@ -31,10 +32,9 @@ def describe(n: int, kernel_size: int, stride: int = 1, padding: int | str = 0,
              dilation: int = 1) -> str:
     """The output-size formula with these numbers filled in, or the error PyTorch would meet."""
     try:
-        pairs, [(n_, k, s, lo, hi, d), _] = _axis_sides(n, kernel_size, stride, padding, dilation)
-        if pairs:
+        if any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation)):
             raise TypeError("describe works on square settings: pass ints, not (H, W) pairs")
-        out = conv_output_size(n, kernel_size, stride, padding, dilation)
+        n_, k, s, lo, hi, d, out = conv_axes(n, kernel_size, stride, padding, dilation)[0]
     except (ValueError, TypeError) as err:
         return f"not a valid setting: {err}"
     pad = f"2*{lo}" if lo == hi else f"({lo}+{hi})"
@@ -56,11 +56,10 @@ def padding_diagram(n: int, kernel_size: int, stride: int = 1, padding: int | st
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
-    pairs, [(n_, k, s, lo, hi, d), _] = _axis_sides(n, kernel_size, stride, padding, dilation)
-    if pairs:
+    if any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation)):
         raise TypeError("padding_diagram draws square settings: n, kernel_size, stride, padding "
                         "and dilation must be ints (or a padding word)")
-    out = conv_output_size(n, kernel_size, stride, padding, dilation)
+    n_, k, s, lo, hi, d, out = conv_axes(n, kernel_size, stride, padding, dilation)[0]
     if ax is None:
         _, ax = plt.subplots(figsize=(3.2, 3.4))
     size = lo + n_ + hi
