@@ -36,6 +36,7 @@ from torch import Tensor
 
 from . import distributed as dist_
 from ._checks import as_device, check_float, check_int, eval_mode, model_device, sync
+from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .data import DeviceLoader, ImageDataset, as_dataset
 from .runtime import device as default_device
 
@@ -459,36 +460,33 @@ def _prepare(model: nn.Module, train: object, test: object, *, epochs: float, ba
                 total_steps=total_steps)
 
 
+def _run_settings(run: _Run, epochs: float) -> dict[str, Any]:
+    """What a checkpoint must share with the run that resumes it."""
+    return {"epochs": epochs, "batch_size": run.loader.batch_size * run.loader.world_size,
+            "optimizer": type(run.opt).__name__, "batches_per_epoch": run.steps_per_epoch}
+
+
 def _save_checkpoint(path: Path, run: _Run, history: History, *, epoch: int, epochs: float) -> None:
     """Write the run's state after ``epoch`` epochs to ``path`` (model, optimiser, schedule, scaler,
-    history, loader seed, random state), replacing the file in one step."""
-    state = {
+    history, loader seed, random state, settings), replacing the file in one step."""
+    save_checkpoint(path, {
         "model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
         "scheduler": run.sched.state_dict(), "scaler": run.scaler.state_dict(),
         "history": history.as_dict(), "epoch": epoch, "epochs": epochs,
-        "loader_seed": run.loader.seed, "rng": _rng_state(run.device),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # never leaves a half-written checkpoint
+        "loader_seed": run.loader.seed, "rng": _rng_state(run.device), "settings": _run_settings(run, epochs),
+    })
 
 
 def _resume(run: _Run, path: Path, *, epochs: float, progress: bool) -> tuple[History, int]:
     """(history, epochs done) from the checkpoint at ``path``, its state loaded into ``run``;
-    (empty history, 0) if there is no checkpoint yet."""
+    (empty history, 0) if there is no checkpoint yet. A checkpoint that is not of this run raises
+    :class:`~cnnbook.checkpoint.CheckpointError`."""
     if not path.exists():
         if progress:
             print(f"No checkpoint at {path} yet: starting from epoch 1.")
         return History(), 0
-    state = torch.load(path, map_location=run.device, weights_only=False)
-    if state.get("epochs") != epochs:
-        raise ValueError(f"checkpoint {path} belongs to a run of {state.get('epochs')} epochs; "
-                         f"resume it with epochs={state.get('epochs')}, got epochs={epochs}")
-    run.model.load_state_dict(state["model"])
-    run.opt.load_state_dict(state["optimizer"])
-    run.sched.load_state_dict(state["scheduler"])
-    run.scaler.load_state_dict(state["scaler"])
+    state = load_checkpoint(path, model=run.model, settings=_run_settings(run, epochs), map_location=run.device)
+    restore(path, state, model=run.model, optimizer=run.opt, scheduler=run.sched, scaler=run.scaler)
     run.loader.seed = state["loader_seed"]
     _set_rng_state(state["rng"], run.device)
     start = int(state["epoch"])
