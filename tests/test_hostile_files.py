@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import cnnbook as cb
-from cnnbook import cli
+from cnnbook import cli, recipes
 from cnnbook.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 torch.set_num_threads(1)
@@ -213,7 +213,7 @@ def test_load_checkpoint_reads_good_files(good):
 
 
 def test_the_command_line_gives_one_line_for_a_hostile_checkpoint(tmp_path, marker, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "QUICK_SIZE", {"mnist": (64, 32), "cifar10": (32, 16)})
+    monkeypatch.setattr(recipes, "QUICK_SIZE", {"mnist": (64, 32), "cifar10": (32, 16)})
     evil = tmp_path / "evil.pt"
     torch.save({"model": Payload(marker)}, evil)
     base = ["train", "lenet5", "--quick", "--batch-size", "16", "--data-root", str(tmp_path / "data"),
