@@ -1,4 +1,5 @@
-"""Hostile and damaged files for every reader in the package: each gets one clear error naming the
+"""Hostile and damaged files for every reader in the package (checkpoints, MNIST IDX files, the
+bundled MNIST subset, CIFAR-10 pickles): each gets one clear error naming the
 file, nothing in a file ever runs, nothing allocates beyond the file's size, and the file itself is
 never modified.
 
@@ -7,12 +8,18 @@ with ``pickle.loads``, so the payload is known to work); every test asserts the 
 """
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import io
 import pickle
+import shutil
+import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -20,6 +27,13 @@ from torch import nn
 import cnnbook as cb
 from cnnbook import cli, recipes
 from cnnbook.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from cnnbook.data import files as data_files
+from cnnbook.data.files import read_idx
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None  # type: ignore[assignment]
 
 torch.set_num_threads(1)
 
@@ -237,3 +251,226 @@ def test_the_package_never_asks_torch_to_trust_a_file():
     offenders = [p for p in root.rglob("*.py") if "weights_only=False" in p.read_text()]
     assert offenders == []
     assert "weights_only=True" in (root / "checkpoint.py").read_text()
+
+
+# ----------------------------------------------------------------------------- data files: helpers
+
+PACKAGE_DATA = Path(cb.__file__).parent / "_data"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def package_files_untouched():
+    """No test here may modify the files shipped with cnnbook."""
+    before = {p: digest(p) for p in PACKAGE_DATA.rglob("*") if p.is_file()}
+    yield
+    assert before and {p: digest(p) for p in PACKAGE_DATA.rglob("*") if p.is_file()} == before
+
+
+@contextlib.contextmanager
+def address_space_cap(extra: int = 256 << 20):
+    """On Linux, let the process map at most ``extra`` more bytes meanwhile: any larger allocation,
+    even one never touched (which RSS would not show), fails."""
+    if resource is None or not Path("/proc/self/status").exists():
+        yield
+        return
+    status = Path("/proc/self/status").read_text()
+    size = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmSize:"))) * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (size + extra, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def peak_bytes(fn) -> tuple[BaseException | None, int]:
+    """Run ``fn`` under :func:`address_space_cap`; return (what it raised, the peak bytes that
+    Python and numpy allocated meanwhile)."""
+    tracemalloc.start()
+    try:
+        with address_space_cap():
+            fn()
+        raised = None
+    except BaseException as err:  # noqa: BLE001 -- returned to the test
+        raised = err
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return raised, peak
+
+
+def check_data_error(path: Path, fn, words: str, marker: Path | None = None) -> None:
+    """``fn`` must raise one DataFileError line naming ``path`` and ``words``, allocate no more than
+    the file holds (plus a 4 MiB read buffer and change), run nothing and leave the file as it was."""
+    before, size = digest(path), path.stat().st_size
+    err, peak = peak_bytes(fn)
+    assert isinstance(err, cb.DataFileError), repr(err)
+    text = str(err)
+    assert "\n" not in text and str(path) in text and words in text, text
+    assert peak < 2 * size + (5 << 20), f"{peak:,} bytes allocated reading a {size:,}-byte file"
+    assert digest(path) == before
+    if marker is not None:
+        assert not marker.exists()
+
+
+def idx(dims: tuple[int, ...], data: bytes, kind: int = 0x08) -> bytes:
+    return bytes([0, 0, kind, len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + data
+
+
+# ----------------------------------------------------------------------------- MNIST IDX files
+
+BIG = 2**32 - 1
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("content, words", [
+    (idx((3, 28, 28), bytes(3 * 784), kind=0x0D), "bad magic number 0x00000d03"),  # floats, not bytes
+    (idx((3, 784), bytes(3 * 784)), "bad magic number 0x00000802"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(100), "bad magic number"),
+    (b"\x00\x00", "too short"),
+    (idx((3, 28, 28), b"")[:9], "truncated inside its header"),
+    (idx((3, 28, 28), bytes(2 * 784)), "announces (3, 28, 28) = 2,352 bytes of data but only 1,568"),
+    (idx((3, 28, 28), bytes(4 * 784)), "data beyond the (3, 28, 28)"),
+    # huge declared sizes: 18 exabytes^3, 47 GB, 4 GB -- a reader that allocates first would try
+    (idx((BIG, BIG, BIG), bytes(784)), "truncated: its header announces (4294967295, 4294967295, 4294967295)"),
+    (idx((60_000_000, 28, 28), bytes(784)), "= 47,040,000,000 bytes of data but only 784"),
+    (idx((BIG, 1, 1), bytes(784)), "= 4,294,967,295 bytes"),
+])
+def test_damaged_and_hostile_idx_files(tmp_path, gz, content, words):
+    path = tmp_path / ("images.gz" if gz else "images")
+    path.write_bytes(gzip.compress(content) if gz else content)
+    check_data_error(path, lambda: read_idx(path, 3), words)
+
+
+@pytest.mark.parametrize("cut", [1, 10, 200])
+def test_truncated_gzip_idx_files(tmp_path, cut):
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress(idx((20, 28, 28), (bytes(range(256)) * 62)[:20 * 784]))[:-cut])
+    check_data_error(path, lambda: read_idx(path, 3), "cannot be read")
+
+
+def test_good_idx_files_still_read(tmp_path):
+    data = bytes(range(256)) * 3 + bytes(16)
+    for name, content in (("raw", idx((1, 28, 28), data)), ("x.gz", gzip.compress(idx((1, 28, 28), data)))):
+        (tmp_path / name).write_bytes(content)
+        x = read_idx(tmp_path / name, 3)
+        assert x.shape == (1, 28, 28) and x.dtype == torch.uint8 and bytes(x.flatten().tolist()) == data
+    empty = tmp_path / "empty"
+    empty.write_bytes(idx((0, 28, 28), b""))
+    assert read_idx(empty, 3).shape == (0, 28, 28)
+    empty.write_bytes(idx((0, BIG, BIG), b""))  # no data, yet no tensor can have that shape
+    check_data_error(empty, lambda: read_idx(empty, 3), "dimensions (0, 4294967295, 4294967295) are too large")
+
+
+def test_load_mnist_names_a_hostile_file_in_the_data_folder(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(idx((BIG, 28, 28), bytes(784)))
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(idx((1,), b"\x03"))
+    check_data_error(raw / "t10k-images-idx3-ubyte", lambda: cb.load_mnist(tmp_path, "test", download=False),
+                     "Delete it and call load_mnist() again")
+
+
+# ----------------------------------------------------------------------------- the bundled subset
+
+
+def damage_gzip_tail(b: bytes) -> bytes:
+    return b[:-1000]
+
+
+def flip_a_byte(b: bytes) -> bytes:
+    middle = len(b) // 2
+    return b[:middle] + bytes([b[middle] ^ 0xFF]) + b[middle + 1:]
+
+
+def labels_out_of_range(b: bytes) -> bytes:
+    labels = gzip.decompress(b)
+    return gzip.compress(labels[:-1] + b"\x0b")
+
+
+@pytest.mark.parametrize("name, damage, words", [
+    ("t10k-images-idx3-ubyte.gz", damage_gzip_tail, "cannot be read"),
+    ("t10k-images-idx3-ubyte.gz", flip_a_byte, "cannot be read"),
+    ("t10k-images-idx3-ubyte.gz", lambda b: gzip.compress(idx((BIG, 28, 28), bytes(784))), "truncated"),
+    ("t10k-labels-idx1-ubyte.gz", labels_out_of_range, "labels must be digits 0..9, found 11"),
+    ("t10k-labels-idx1-ubyte.gz", lambda b: b"", "too short"),
+])
+def test_a_damaged_copy_of_the_bundled_subset(tmp_path, monkeypatch, name, damage, words):
+    copy = tmp_path / "bundled"
+    shutil.copytree(PACKAGE_DATA / "mnist", copy)
+    (copy / name).write_bytes(damage((copy / name).read_bytes()))
+    monkeypatch.setattr(data_files, "_BUNDLED_MNIST", copy)
+    check_data_error(copy / name, lambda: cb.load_mnist(tmp_path / "empty", "test", download=False, verbose=False),
+                     words)
+    assert "bundled with cnnbook is damaged: reinstall cnnbook" in str(
+        peak_bytes(lambda: cb.load_mnist(tmp_path / "empty", "test", download=False, verbose=False))[0])
+
+
+# ----------------------------------------------------------------------------- CIFAR-10 pickles
+
+
+RECONSTRUCT = np.zeros(0).__reduce__()[0]  # numpy's _reconstruct, as its pickles name it
+
+
+class HugeArray:
+    """Pickles as numpy's placeholder array, asking for 10 GB up front (numpy writes shape (0,))."""
+
+    def __reduce__(self):
+        return (RECONSTRUCT, (np.ndarray, (10**10,), b"b"))
+
+
+class ShortArray:
+    """The placeholder, then a state announcing 10 GB of data with 3 bytes of it."""
+
+    def __reduce__(self):
+        return (RECONSTRUCT, (np.ndarray, (0,), b"b"),
+                (1, (10**10,), np.dtype(np.uint8), False, b"abc"))
+
+
+def cifar_batch(**changes) -> dict:
+    batch = {"batch_label": "testing batch 1 of 1", "labels": [i % 10 for i in range(12)],
+             "data": np.arange(12 * 3072, dtype=np.uint64).astype(np.uint8).reshape(12, 3072),
+             "filenames": [f"img_{i}.png" for i in range(12)]}
+    return {**batch, **changes}
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda m: cifar_batch(data=Payload(m)), "refusing to load __builtin__.exec"),  # protocol 2 names it so
+    (lambda m: Payload(m), "refusing to load __builtin__.exec"),  # protocol 2 names it so
+    (lambda m: cifar_batch(data=HugeArray()), "refusing an array of shape (10000000000,)"),
+    (lambda m: cifar_batch(data=ShortArray()), "cannot be unpickled"),
+    (lambda m: cifar_batch(data=np.zeros((12, 3000), np.uint8)), "shape (N, 3072), found ndarray of shape (12, 3000)"),
+    (lambda m: cifar_batch(data=np.zeros((12, 3072), np.float32)), "must be a uint8 array"),
+    (lambda m: cifar_batch(labels=[0] * 11), "must hold 12 labels"),
+    (lambda m: cifar_batch(labels=[10] * 12), "labels must be 0..9, found 10..10"),
+    (lambda m: cifar_batch(labels=["cat"] * 12), "'labels' must be a list of integers"),
+    (lambda m: [1, 2, 3], "expected a pickled dict, found list"),
+])
+def test_hostile_and_wrong_cifar_batches(tmp_path, marker, make, words):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    path = folder / "test_batch"
+    path.write_bytes(pickle.dumps(make(marker), protocol=2))
+    check_data_error(path, lambda: cb.load_cifar10(tmp_path, "test", download=False), words, marker)
+
+
+@pytest.mark.parametrize("keep", [0, 1, 0.5, -1])
+def test_truncated_cifar_batches(tmp_path, keep):
+    good = pickle.dumps(cifar_batch(), protocol=2)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    path = folder / "test_batch"
+    n = int(len(good) * keep) if isinstance(keep, float) else keep if keep >= 0 else len(good) + keep
+    path.write_bytes(good[:n])
+    check_data_error(path, lambda: cb.load_cifar10(tmp_path, "test", download=False), "cannot be unpickled")
+    path.write_bytes(good)  # the control: the whole file loads
+    assert cb.load_cifar10(tmp_path, "test", download=False).images.shape == (12, 3, 32, 32)
+
+
+def test_a_hostile_cifar_meta_file(tmp_path, marker):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(pickle.dumps(cifar_batch(), protocol=2))
+    meta = folder / "batches.meta"
+    meta.write_bytes(pickle.dumps({"label_names": [Payload(marker)] * 10}, protocol=2))
+    check_data_error(meta, lambda: cb.load_cifar10(tmp_path, "test", download=False), "refusing", marker)

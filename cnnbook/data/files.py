@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import math
 import os
 import pickle
 import shutil
@@ -18,6 +19,7 @@ import socket
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO, Callable
 from urllib.parse import urlparse
 
 import numpy as np
@@ -47,6 +49,7 @@ _BUNDLED_MNIST = Path(__file__).resolve().parent.parent / "_data" / "mnist"
 _PROBE_URL = {"mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
               "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"}
 _PROBE_TIMEOUT_S = 3.0
+_IDX_CHUNK = 1 << 22  # IDX data is read 4 MiB at a time
 
 
 # ----------------------------------------------------------------------------- roots, downloads
@@ -183,7 +186,9 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None, *, advice: str = 
     tensor whose shape is the file's dimensions, e.g. (N, 28, 28) for images, (N,) for labels.
 
     The header is checked (magic number 0x0000 08 <ndim>) and the file's size must match it exactly;
-    otherwise :class:`DataFileError` names the file and says what to do (``advice``).
+    otherwise :class:`DataFileError` names the file and says what to do (``advice``). Memory grows
+    with the data actually read, never with the size the header announces (a damaged or hostile
+    header cannot make it allocate more than the file holds).
     """
     path = Path(path)
     advice = advice or "Delete it and load the data again to download a fresh copy."
@@ -193,32 +198,55 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None, *, advice: str = 
 
     try:
         with _open_idx(path) as f:
-            magic = f.read(4)
-            if len(magic) < 4:
-                raise bad(f"the file is too short ({len(magic)} bytes) to hold an IDX header")
-            if magic[:3] != b"\x00\x00\x08" or (ndim is not None and magic[3] != ndim):
-                want = f"0x000008{ndim:02x}" if ndim is not None else "0x000008xx"
-                raise bad(f"bad magic number 0x{magic.hex()} (an IDX file of bytes with "
-                          f"{ndim or 'n'} dimensions starts with {want})")
-            head = f.read(4 * magic[3])
-            if len(head) < 4 * magic[3]:
-                raise bad("the file is truncated inside its header")
-            dims = struct.unpack(f">{magic[3]}I", head)
-            out = torch.empty(dims, dtype=torch.uint8)
-            view, got = memoryview(out.numpy()).cast("B"), 0
-            while got < out.numel():
-                chunk = f.readinto(view[got:])
-                if not chunk:
-                    break
-                got += chunk
-            if got < out.numel():
-                raise bad(f"the file is truncated: its header announces {dims} = {out.numel():,} bytes "
-                          f"of data but only {got:,} are there")
-            if f.read(1):
-                raise bad(f"the file has data beyond the {dims} its header announces")
+            dims = _idx_header(f, ndim, bad)
+            expected = math.prod(dims)
+            if not isinstance(f, gzip.GzipFile):  # the size on disk is the size of the data: check first
+                _check_idx_size(path.stat().st_size - 4 - 4 * len(dims), dims, expected, bad)
+            data = _read_at_most(f, expected)
     except (OSError, EOFError, zlib.error) as err:
         raise bad(f"the file cannot be read ({err})") from err
-    return out
+    _check_idx_size(len(data), dims, expected, bad)
+    try:
+        if expected == 0:
+            return torch.zeros(dims, dtype=torch.uint8)
+        return torch.frombuffer(data, dtype=torch.uint8).view(dims)
+    except RuntimeError as err:  # e.g. (0, 2**32 - 1, 2**32 - 1): no data, but no tensor has such strides
+        raise bad(f"its dimensions {dims} are too large ({err})") from None
+
+
+def _idx_header(f: BinaryIO, ndim: int | None, bad: Callable[[str], DataFileError]) -> tuple[int, ...]:
+    """The dimensions an IDX header announces, after checking its magic number."""
+    magic = f.read(4)
+    if len(magic) < 4:
+        raise bad(f"the file is too short ({len(magic)} bytes) to hold an IDX header")
+    if magic[:3] != b"\x00\x00\x08" or (ndim is not None and magic[3] != ndim):
+        want = f"0x000008{ndim:02x}" if ndim is not None else "0x000008xx"
+        raise bad(f"bad magic number 0x{magic.hex()} (an IDX file of bytes with "
+                  f"{ndim or 'n'} dimensions starts with {want})")
+    head = f.read(4 * magic[3])
+    if len(head) < 4 * magic[3]:
+        raise bad("the file is truncated inside its header")
+    return struct.unpack(f">{magic[3]}I", head)
+
+
+def _check_idx_size(size: int, dims: tuple[int, ...], expected: int,
+                    bad: Callable[[str], DataFileError]) -> None:
+    if size < expected:
+        raise bad(f"the file is truncated: its header announces {dims} = {expected:,} bytes "
+                  f"of data but only {max(size, 0):,} are there")
+    if size > expected:
+        raise bad(f"the file has data beyond the {dims} = {expected:,} bytes its header announces")
+
+
+def _read_at_most(f: BinaryIO, expected: int) -> bytearray:
+    """Up to ``expected`` + 1 bytes of ``f``, read in chunks: memory grows only with what is there."""
+    data = bytearray()
+    while len(data) <= expected:
+        chunk = f.read(min(_IDX_CHUNK, expected + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _find_mnist(root: Path, split: str) -> tuple[Path, Path] | None:
@@ -291,7 +319,21 @@ class _ArrayUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
         if module == "numpy.core.multiarray":  # pickles written by numpy 1 (CIFAR-10's own files)
             module = "numpy._core.multiarray" if hasattr(np, "_core") else module
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        return _empty_reconstruct(found) if name == "_reconstruct" else found
+
+
+def _empty_reconstruct(reconstruct):
+    """numpy's ``_reconstruct``, for the empty placeholder array a pickle then fills with its data
+    (numpy always writes shape (0,)): a pickle asking it for a large array up front would make it
+    allocate memory the file does not hold."""
+
+    def checked(subtype: object, shape: object, dtype: object):
+        if subtype is not np.ndarray or not isinstance(shape, tuple) or len(shape) != 1 or shape[0] != 0:
+            raise pickle.UnpicklingError(f"refusing an array of shape {shape!r} allocated before its data")
+        return reconstruct(subtype, shape, dtype)
+
+    return checked
 
 
 def _unpickle(path: Path, advice: str) -> dict:
