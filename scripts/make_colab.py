@@ -37,7 +37,7 @@ ADMONITIONS = {"admonition", "note", "tip", "hint", "important", "warning", "cau
                "danger", "error", "seealso"}
 FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>.*)$")
 ROLE = re.compile(r"\{(?P<name>[a-z][\w:-]*)\}`(?P<body>[^`]*)`")
-LABEL = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*$", re.M)
+LABEL = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*$", re.MULTILINE)
 GLUE_ROLES = ("glue", "glue:text")
 HIDDEN_TAGS = ("remove-cell", "hide-cell", "remove-input", "hide-input")
 
@@ -74,9 +74,9 @@ def load_book() -> Book:
     for path in chapters():
         page = f"book/{path.stem}"
         text = "\n\n".join(cell_source(c) for c in read_nb(path)["cells"] if c["cell_type"] == "markdown")
-        heading = re.search(r"^#\s+(.+)$", text, re.M)
+        heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
         book.titles[page] = heading.group(1).strip() if heading else path.stem
-        for m in re.finditer(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n+#+\s+(?P<title>.+)$", text, re.M):
+        for m in re.finditer(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n+#+\s+(?P<title>.+)$", text, re.MULTILINE):
             book.labels[m["label"]] = (page, m["title"].strip())
     return book
 
@@ -208,7 +208,7 @@ def inline(text: str, book: Book, page: Page) -> str:
     text = re.sub(r"\[([^\]]*)\]\(([^)\s]+)\)", link, text)
     text = re.sub(r"(<img [^>]*src=\")(?!https?:|data:)\.?/?([^\"]+)",
                   lambda m: f"{m[1]}{book.raw}book/{m[2]}", text)
-    return re.sub(r"^\$\$(.*)\$\$\s*\([^()\s]+\)\s*$", r"$$\1$$", text, flags=re.M)
+    return re.sub(r"^\$\$(.*)\$\$\s*\([^()\s]+\)\s*$", r"$$\1$$", text, flags=re.MULTILINE)
 
 
 # ----------------------------------------------------------------------------- blocks and directives
@@ -300,7 +300,7 @@ def convert(text: str, book: Book, page: Page) -> str:
         out.append(line)
         i += 1
     joined = "\n".join(out)
-    joined = re.sub(r"\$\$[ \t]*\([^()\s]+\)[ \t]*$", "$$", joined, flags=re.M)  # equation labels
+    joined = re.sub(r"\$\$[ \t]*\([^()\s]+\)[ \t]*$", "$$", joined, flags=re.MULTILINE)  # equation labels
     return re.sub(r"\n{3,}", "\n\n", joined).strip("\n")
 
 

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_book import notebooks, source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,9 +25,9 @@ RUN = os.environ.get("CNNBOOK_COLAB_RUN", "").strip() not in ("", "0")
 # MyST that Jupyter and Colab would show as raw text
 MYST = {
     "role": re.compile(r"\{[a-z][\w:-]*\}`"),
-    "directive": re.compile(r"^\s*(`{3,}|:{3,})\{", re.M),
-    "label": re.compile(r"^\([^()\s]+\)=\s*$", re.M),
-    "option": re.compile(r"^:(class|name|label|alt|width):", re.M),
+    "directive": re.compile(r"^\s*(`{3,}|:{3,})\{", re.MULTILINE),
+    "label": re.compile(r"^\([^()\s]+\)=\s*$", re.MULTILINE),
+    "option": re.compile(r"^:(class|name|label|alt|width):", re.MULTILINE),
 }
 GLUE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
 

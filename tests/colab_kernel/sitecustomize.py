@@ -10,7 +10,6 @@ class _NoMystNb:
     def find_spec(self, name, path=None, target=None):
         if name == "myst_nb" or name.startswith("myst_nb."):
             raise ModuleNotFoundError(f"No module named {name!r} (blocked, as in Colab)", name=name)
-        return None
 
 
 sys.meta_path.insert(0, _NoMystNb())
