@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ._checks import eval_mode, model_device
+
 __all__ = ["LayerRow", "count_params", "count_macs", "layer_table", "format_table"]
 
 
@@ -45,7 +47,7 @@ def _example(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
             f"e.g. (1, 28, 28), got {input_shape!r}"
         )
     param = next(iter(model.parameters()), None)
-    dev = param.device if param is not None else torch.device("cpu")
+    dev = model_device(model)
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     return torch.randn(1, *input_shape, device=dev, dtype=dtype)
 
@@ -63,13 +65,8 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """
     _check_model(model)
     x = _example(model, input_shape)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
     return counter.get_total_flops() // 2
 
 
@@ -100,13 +97,10 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow
 
     leaves = [m for m in model.modules() if not list(m.children())]
     handles = [m.register_forward_hook(hook, with_kwargs=True) for m in leaves]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(x)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     return rows

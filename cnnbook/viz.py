@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ._checks import check_int
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -192,8 +194,7 @@ def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: in
     ``y_true``: (N,) class indices; ``y_pred``: (N,) class indices or (N, K) scores (their argmax
     is taken). Computed with one ``bincount`` on the CPU.
     """
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes must be an int >= 1, got {num_classes!r}")
+    check_int("num_classes", num_classes, low=1)
     t = _as_labels(y_true, "y_true")
     p = _as_labels(y_pred, "y_pred", len(t))
     for name, v in (("y_true", t), ("y_pred", p)):

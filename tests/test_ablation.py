@@ -64,7 +64,10 @@ def test_fractional_epochs_are_passed_to_fit(tiny_data):
     torch.set_num_threads(1)
     train, test = tiny_data
     row = run_ablation([Variant("half")], train, test, epochs=0.5, batch_size=4, base={"width": 0.0625})[0]
-    assert len(row.history) == 1 and row.history.seconds[0] > 0
+    h = row.history
+    assert len(h) == 1 and h.seconds[0] > 0
+    # half of the 32 training images: 4 of the epoch's 8 batches of 4 (a whole epoch would be 32)
+    assert round(h.images_per_s[0] * h.seconds[0]) == 16 and h.epochs_done == 0.5
 
 
 def test_format_ablation_shows_differences_to_the_baseline():

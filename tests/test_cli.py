@@ -132,3 +132,42 @@ def test_bench_quick_prints_the_table(tmp_path, capsys):
     for row in record["rows"]:
         assert row["train_seconds"] > 0 and row["images_per_s"] > 0 and 0 <= row["final_acc"] <= 100
     assert record["train_size"] == 2000 and record["data_source"] == "bundled"
+
+
+def _fail_with(error):
+    def fake_fit(*args, **kwargs):
+        raise error
+    return fake_fit
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("mat1 and mat2 shapes cannot be multiplied (64x400 and 256x120)"),  # a shape bug
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    TypeError("forward() takes 2 positional arguments but 3 were given"),
+])
+def test_bugs_keep_their_traceback(error, tmp_path, monkeypatch):
+    """Only mistakes the user can fix become one line; a bug propagates with its traceback."""
+    monkeypatch.setattr(cli, "fit", _fail_with(error))
+    with pytest.raises(type(error), match=str(error).split()[0]):
+        main(["train", "lenet5", "--quick", "--data-root", str(tmp_path), "--device", "cpu", "--no-progress"])
+
+
+def test_a_value_error_raised_inside_torch_keeps_its_traceback(tmp_path, monkeypatch):
+    def torch_bug(*args, **kwargs):  # torch's own ValueError, not a cnnbook usage message
+        torch.nn.functional.cross_entropy(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long))
+
+    monkeypatch.setattr(cli, "fit", torch_bug)
+    with pytest.raises(ValueError, match="batch_size"):
+        main(["train", "lenet5", "--quick", "--data-root", str(tmp_path), "--device", "cpu", "--no-progress"])
+
+
+def test_an_unwritable_json_file_is_one_line(tmp_path, capsys, monkeypatch):
+    import cnnbook as cb
+
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: cb.History())
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    code = main(["train", "lenet5", "--quick", "--data-root", str(tmp_path), "--device", "cpu",
+                 "--no-progress", "--json", str(blocker / "run.json")])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: ")

@@ -562,3 +562,41 @@ def test_split_holds_out_a_disjoint_balanced_validation_set():
         data.split(200)
     with pytest.raises(TypeError, match="n_val must be an int"):
         data.split(0.2)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_the_host_memory_path_gives_the_same_batches(device):
+    """on_host=True forces the path taken when the data does not fit on the GPU: the images stay
+    in (pinned) host memory and each batch is copied over; the batches are the same."""
+    ds = toy(50, channels=3)
+    kw = dict(shuffle=True, seed=3, device=device, augment=D.random_flip(1.0))
+    on_device, on_host = D.DeviceLoader(ds, 16, **kw), D.DeviceLoader(ds, 16, on_host=True, **kw)
+    assert on_host.dataset.images.device.type == "cpu" and on_host._on_host and not on_device._on_host
+    if device == "cuda":
+        assert on_host.dataset.images.is_pinned()
+    for epoch in range(2):
+        for (x1, y1), (x2, y2) in zip(on_device, on_host):
+            assert x2.device.type == device and torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+def test_pad_images_adds_background_and_keeps_the_statistics():
+    ds = toy(6)
+    padded = D.pad_images(ds, 2)
+    n, c, h, w = ds.images.shape
+    assert padded.images.shape == (n, c, h + 4, w + 4) and padded.images.dtype == torch.uint8
+    assert torch.equal(padded.images[:, :, 2:-2, 2:-2], ds.images)
+    border = padded.images.clone()
+    border[:, :, 2:-2, 2:-2] = 0
+    assert border.sum() == 0  # black, the digits' background
+    assert padded.mean == ds.mean and padded.std == ds.std  # a pixel means what it meant unpadded
+    assert torch.equal(padded.labels, ds.labels) and D.pad_images(ds, 0) is ds
+    floats = D.as_dataset((torch.rand(4, 1, 5, 5), torch.arange(4)))
+    fpad = D.pad_images(floats, 1)
+    assert fpad.images.shape == (4, 1, 7, 7) and fpad.images.dtype == torch.float32
+    assert fpad.images[:, :, 0].abs().sum() == 0 and fpad.mean == floats.mean
+    with pytest.raises(ValueError, match="pad"):
+        D.pad_images(ds, -1)
+    with pytest.raises(TypeError, match="pad"):
+        D.pad_images(ds, 1.5)
+    with pytest.raises(TypeError, match="data"):
+        D.pad_images((ds.images, ds.labels), 2)

@@ -32,8 +32,19 @@ def test_probabilities_sum_to_one_and_the_image_is_disturbed(digits):
 
 
 def test_classic_model_gets_padded_digits(digits):
-    _, probs = digit_probabilities(LeNet5Classic(), digits, 2)  # 28x28 digit -> 32x32 input
+    model = LeNet5Classic()
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    _, probs = digit_probabilities(model, digits, 2)  # 28x28 digit -> 32x32 input
     assert probs.shape == (10,)
+    (x,) = seen
+    mean, std = digits.mean[0], digits.std[0]
+    assert x.shape == (1, 1, 32, 32)
+    inner = (digits.images[2:3].float() / 255 - mean) / std
+    assert torch.allclose(x[:, :, 2:-2, 2:-2], inner, atol=1e-6)
+    border = torch.ones(32, 32, dtype=torch.bool)
+    border[2:-2, 2:-2] = False
+    assert torch.allclose(x[0, 0][border], torch.tensor(-mean / std))  # background, 2 pixels a side
 
 
 def test_bad_index_names_the_parameter(digits):

@@ -29,12 +29,14 @@ class DeviceLoader:
     order padded by repeating its start so that every rank gets the same number of batches (as
     torch's DistributedSampler). ``drop_last`` drops an incomplete last batch (and, across ranks,
     the samples that do not divide evenly). If the data does not fit into half the free GPU memory
-    it stays in pinned host memory and each batch is copied over asynchronously.
+    it stays in pinned host memory and each batch is copied over asynchronously; ``on_host=True``
+    asks for that path whatever the sizes (``None``: decide by the free memory). LeNet-5 chapter.
     """
 
-    def __init__(self, data: "ImageDataset | tuple | list", batch_size: int, *, shuffle: bool = False,
-                 augment: Callable[[Tensor], Tensor] | None = None, device: torch.device | str | None = None,
-                 drop_last: bool = False, seed: int | None = None, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(self, data: ImageDataset | tuple[Tensor, Tensor] | list[Tensor], batch_size: int, *,
+                 shuffle: bool = False, augment: Callable[[Tensor], Tensor] | None = None,
+                 device: torch.device | str | None = None, drop_last: bool = False, seed: int | None = None,
+                 rank: int = 0, world_size: int = 1, on_host: bool | None = None) -> None:
         check_int("batch_size", batch_size, low=1)
         check_int("world_size", world_size, low=1)
         check_int("rank", rank, low=0, high=world_size - 1)
@@ -55,8 +57,7 @@ class DeviceLoader:
             raise ValueError(f"batch_size={batch_size} leaves no batch: {self.num_samples} samples per rank"
                              f"{' and drop_last=True' if drop_last else ''}")
 
-        self._on_host = self.device.type == "cuda" and dataset.images.device.type == "cpu" and \
-            dataset.images.nbytes > 0.5 * torch.cuda.mem_get_info(self.device)[0]
+        self._on_host = bool(on_host) if on_host is not None else _too_big_for(self.device, dataset.images)
         if self._on_host:
             self.dataset = replace(dataset, images=_pinned(dataset.images), labels=dataset.labels.to(self.device))
         else:
@@ -119,6 +120,12 @@ class DeviceLoader:
         if self._uint8:
             x = x.mul_(1 / 255)
         return torch.addcmul(self._shift, self.augment(x), self._scale), y
+
+
+def _too_big_for(device: torch.device, images: Tensor) -> bool:
+    """True if host ``images`` would take more than half of the GPU's free memory."""
+    return device.type == "cuda" and images.device.type == "cpu" and \
+        images.nbytes > 0.5 * torch.cuda.mem_get_info(device)[0]
 
 
 def _pinned(t: Tensor) -> Tensor:

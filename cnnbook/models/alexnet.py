@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._checks import check_float, check_int
+
 __all__ = ["AlexNet", "AlexNetCIFAR", "min_input_size"]
 
 
@@ -23,7 +25,8 @@ def _paper_lrn() -> nn.LocalResponseNorm:
     return nn.LocalResponseNorm(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0)
 
 
-def _pair(v: int | tuple[int, ...]) -> int:
+def _side(v: int | tuple[int, ...]) -> int:
+    """The first (height) entry of a layer's kernel_size, stride, padding or dilation."""
     return v[0] if isinstance(v, tuple) else v
 
 
@@ -37,8 +40,8 @@ def min_input_size(layers: nn.Module) -> int:
 
     def survives(n: int) -> bool:
         for m in stages:
-            k, s, p = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
-            d = _pair(getattr(m, "dilation", 1))
+            k, s, p = _side(m.kernel_size), _side(m.stride), _side(m.padding)  # type: ignore[arg-type]
+            d = _side(getattr(m, "dilation", 1))
             n = (n + 2 * p - d * (k - 1) - 1) // s + 1
             if n < 1:
                 return False
@@ -56,10 +59,8 @@ def _check_tensor(x: torch.Tensor, model: str) -> None:
 
 
 def _check_classes(num_classes: int, dropout: float) -> None:
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool):
-        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    check_int("num_classes", num_classes, low=1)
+    check_float("dropout", dropout, low=0)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 

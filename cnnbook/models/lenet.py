@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_int
+
 __all__ = [
     "LeNet5",
     "LeNet5Classic",
@@ -38,10 +40,7 @@ def _check_input(x: torch.Tensor, model: str, size: tuple[int, int, int], hint: 
 
 
 def _check_classes(num_classes: int) -> None:
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool):
-        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    check_int("num_classes", num_classes, low=1)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from .._checks import check_int, eval_mode, model_device
+from ..data import ImageDataset
 from ..robustness import add_noise, prepare, shift_images
 
 # (noise std, shift right, shift down): one column of the static grid each
@@ -26,9 +28,8 @@ DEFAULT_SETTINGS: tuple[tuple[float, int, int], ...] = (
 )
 
 
-def _check_index(dataset, index: int) -> None:
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(dataset):
-        raise ValueError(f"index must be an int from 0 to {len(dataset) - 1}, got {index!r}")
+def _check_index(dataset: ImageDataset, index: int) -> None:
+    check_int("index", index, low=0, high=len(dataset) - 1)
 
 
 @torch.no_grad()
@@ -47,17 +48,12 @@ def digit_probabilities(model: nn.Module, dataset, index: int, noise: float = 0.
         float (C, H, W) in [0, 1] (CPU), and the softmax probabilities, float (K,) (CPU).
     """
     _check_index(dataset, index)
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     x = dataset.images[index : index + 1].to(dev).float() / 255  # (1, C, h, w)
     x = shift_images(x, int(dx), int(dy))
     x = add_noise(x, float(noise), torch.Generator(device=dev).manual_seed(seed))
-    was_training = model.training
-    model.eval()
-    try:
-        z = prepare(model, x, dataset.mean, dataset.std)
-        probs = model(z).softmax(1)[0]
-    finally:
-        model.train(was_training)
+    with eval_mode(model):
+        probs = model(prepare(model, x, dataset.mean, dataset.std)).softmax(1)[0]
     return x[0].cpu(), probs.cpu()
 
 
@@ -150,8 +146,7 @@ def lenet_demo(model: nn.Module, dataset, *, index: int = 0, max_shift: int = 8)
     from IPython.display import display
 
     _check_index(dataset, index)
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"max_shift must be an int >= 0, got {max_shift!r}")
+    check_int("max_shift", max_shift, low=0)
     style = {"description_width": "90px"}
     digit = widgets.IntSlider(index, 0, len(dataset) - 1, description="test digit", style=style,
                               continuous_update=False)

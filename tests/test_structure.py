@@ -1,0 +1,123 @@
+"""The package's shape, read with ``ast``: no import cycle, no other module's private names, short
+functions. Each check names what it found, so a failure says where to look."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cnnbook"
+MAX_LINES = 60  # a function's body, its docstring not counted
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, tuple[Path, ast.Module]]:
+    return {_module_name(p): (p, ast.parse(p.read_text(), str(p))) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute module name of ``from ... import`` in ``module``."""
+    if node.level == 0:
+        return node.module or ""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _imports(modules: dict[str, tuple[Path, ast.Module]]) -> dict[str, list[tuple[str, str, int]]]:
+    """module -> [(imported module, imported name or "", line)], cnnbook modules only."""
+    out: dict[str, list[tuple[str, str, int]]] = {m: [] for m in modules}
+    for module, (path, tree) in modules.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out[module] += [(a.name, "", node.lineno) for a in node.names if a.name.startswith("cnnbook")]
+            elif isinstance(node, ast.ImportFrom):
+                target = _resolve(module, path, node)
+                if not target.startswith("cnnbook"):
+                    continue
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    out[module].append((sub, "", node.lineno) if sub in modules else (target, alias.name, node.lineno))
+    return out
+
+
+def test_no_module_imports_another_modules_private_names():
+    modules = _modules()
+    found = []
+    for module, imports in _imports(modules).items():
+        for target, name, line in imports:
+            private_module = any(part.startswith("_") and part not in ("__init__", "_checks")
+                                 for part in target.split("."))
+            if target != module and (name.startswith("_") or private_module):
+                found.append(f"{module}:{line} imports {target}.{name}".rstrip("."))
+    assert not found, "cross-module private imports:\n" + "\n".join(found)
+
+
+def test_no_import_cycles():
+    modules = _modules()
+    graph = {m: set() for m in modules}
+    for module, imports in _imports(modules).items():
+        for target, _, _ in imports:
+            # importing cnnbook.x.y runs cnnbook.x first: a package depends on what its __init__ imports
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != module and not module.startswith(target + "."):
+                graph[module].add(target)
+    cycles, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [node, nxt]) if nxt in stack else f"{node} -> {nxt}")
+            elif nxt not in state:
+                visit(nxt, stack + [node])
+        state[node] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def _body_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if not body:
+        return 0
+    return (body[-1].end_lineno or body[-1].lineno) - body[0].lineno + 1
+
+
+def test_every_function_is_under_60_lines():
+    long = []
+    for module, (_, tree) in _modules().items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _body_lines(node) >= MAX_LINES:
+                long.append(f"{module}.{node.name} (line {node.lineno}): {_body_lines(node)} lines")
+    assert not long, f"functions of {MAX_LINES} lines or more:\n" + "\n".join(long)
+
+
+def test_the_checks_see_what_they_look_for(tmp_path):
+    """The walkers find a planted private import and a planted long function (they can fail)."""
+    tree = ast.parse("from .train import _secret\n")
+    node = tree.body[0]
+    assert isinstance(node, ast.ImportFrom) and _resolve("cnnbook.cli", PACKAGE / "cli.py", node) == "cnnbook.train"
+    fn = ast.parse("def f():\n    '''doc'''\n" + "    x = 1\n" * 70).body[0]
+    assert isinstance(fn, ast.FunctionDef) and _body_lines(fn) == 70
+
+
+def test_the_data_package_keeps_every_name():
+    import cnnbook
+    import cnnbook.data as data
+
+    for name in ("ImageDataset", "DataFileError", "load_mnist", "load_cifar10", "cifar10_stand_in", "as_dataset",
+                 "DeviceLoader", "random_shift", "random_crop", "random_flip", "compose", "read_idx",
+                 "default_root", "MNIST_CLASSES", "CIFAR10_CLASSES", "STAND_IN_CLASSES", "pad_images"):
+        assert hasattr(data, name), name
+    assert cnnbook.pad_images is data.pad_images
