@@ -16,12 +16,17 @@ book: $(VENV)/.installed
 	$(JB) build . $(STRICT)
 	@echo "The book is in _build/html/index.html"
 
-test: $(VENV)/.installed chromium
+test: $(VENV)/.installed chromium lint
 	$(PY) -m pytest tests
 	CNNBOOK_QUICK=1 $(PY) -m pytest --nbmake --nbmake-timeout=600 book
 	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
 	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py
+
+# ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over cnnbook/ and tests/ (pyproject.toml)
+lint: $(VENV)/.installed
+	$(PY) -m ruff check cnnbook tests
+	$(PY) -m mypy cnnbook tests
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -32,8 +32,21 @@ from .models.from_parts import lenet5_from_parts
 from .padding import conv_output_size, pad2d
 from .pooling import pool2d, receptive_field
 from .robustness import accuracy_vs_noise, accuracy_vs_shift
-from .runtime import Budget, ClaimError, ClaimWarning, budget, budget_note, claim, device, glue, hardware, setup
-from .runtime import GluedMarkdown, fill_glue, glued
+from .runtime import (
+    Budget,
+    ClaimError,
+    ClaimWarning,
+    GluedMarkdown,
+    budget,
+    budget_note,
+    claim,
+    device,
+    fill_glue,
+    glue,
+    glued,
+    hardware,
+    setup,
+)
 from .summary import count_macs, count_params, format_table, layer_table
 from .tables import Table, layers_table, table
 from .train import History, evaluate, fit, predict

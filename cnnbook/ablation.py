@@ -124,5 +124,6 @@ def format_ablation(rows: Sequence[AblationRow], *, baseline: int = 0) -> str:
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for i, r in enumerate(rows):
         delta = "baseline" if i == baseline else ("n/a" if math.isnan(r.test_acc) else f"{r.test_acc - ref:+.1f}")
-        lines.append(f"| {r.name} | {r.test_acc:.1f} | {delta} | {r.train_acc:.1f} | {r.seconds:.1f} | {r.parameters:,} |")
+        lines.append(f"| {r.name} | {r.test_acc:.1f} | {delta} | {r.train_acc:.1f} | {r.seconds:.1f} "
+                     f"| {r.parameters:,} |")
     return "\n".join(lines)

@@ -196,7 +196,8 @@ def _no_nan(x: Any) -> Any:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The bench's command-line options."""
     parser.add_argument("--data-root", default=None, help="data folder holding MNIST (torchvision's layout)")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs of the baseline and the long cnnbook run (default 10)")
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="epochs of the baseline and the long cnnbook run (default 10)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a small subset and 1-2 epochs: seconds (a smoke test)")

@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--checkpoint", default=None, metavar="FILE", help="save a checkpoint after every epoch")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    t.add_argument("--target-acc", type=_positive_float, default=None, help="stop once the test accuracy reaches this (percent)")
+    t.add_argument("--target-acc", type=_positive_float, default=None,
+                   help="stop once the test accuracy reaches this (percent)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=train_command)
 

@@ -14,8 +14,8 @@ conv/pool stack can see.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Union
 
 import torch

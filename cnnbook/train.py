@@ -128,7 +128,8 @@ class History:
 
     def table(self) -> str:
         """The history as a text table, one row per epoch."""
-        head = f"{'epoch':>5}  {'train loss':>10}  {'train acc':>9}  {'test loss':>9}  {'test acc':>8}  {'seconds':>7}  {'images/s':>9}"
+        head = (f"{'epoch':>5}  {'train loss':>10}  {'train acc':>9}  {'test loss':>9}  {'test acc':>8}  "
+                f"{'seconds':>7}  {'images/s':>9}")
         rows = [head]
         for i in range(len(self)):
             rows.append(f"{i + 1:>5}  {self.train_loss[i]:>10.4f}  {self.train_acc[i]:>8.2f}%  "
@@ -141,7 +142,7 @@ class History:
             return "History(no epochs)"
         return f"History({len(self)} epochs, {self.train_seconds:.1f} s of training)\n{self.table()}"
 
-    def plot(self, *, title: str | None = None):
+    def plot(self, *, title: str | None = None) -> Any:
         """A figure with two panels against the epoch: loss (train, test) and accuracy in percent
         (train, test). Returns the matplotlib Figure (made with pyplot, so Jupyter shows it when the
         cell ends; end the line with ``;`` to keep it from showing twice)."""
@@ -180,7 +181,8 @@ def cpu_has_bf16() -> bool:
 
 
 def amp_dtype(device: torch.device, amp: bool = True) -> torch.dtype | None:
-    """The autocast dtype of :func:`fit` for ``amp=True`` (LeNet-5 chapter): on CUDA bf16 if supported, else fp16; on a CPU with
+    """The autocast dtype of :func:`fit` for ``amp=True`` (LeNet-5 chapter): on CUDA bf16 if
+    supported, else fp16; on a CPU with
     native bf16 (see :func:`cpu_has_bf16`) bf16; otherwise None, full precision."""
     if not amp:
         return None

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from test_book import notebooks, source
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -574,7 +574,7 @@ def test_the_host_memory_path_gives_the_same_batches(device):
     assert on_host.dataset.images.device.type == "cpu" and on_host._on_host and not on_device._on_host
     if device == "cuda":
         assert on_host.dataset.images.is_pinned()
-    for epoch in range(2):
+    for _epoch in range(2):
         for (x1, y1), (x2, y2) in zip(on_device, on_host):
             assert x2.device.type == device and torch.equal(x1, x2) and torch.equal(y1, y2)
 

@@ -61,7 +61,7 @@ def test_lenet5_layer_arithmetic():
         (1, 6, (5, 5)),
         (6, 16, (5, 5)),
     ]
-    assert [(l.in_features, l.out_features) for l in linears] == [(256, 120), (120, 84), (84, 10)]
+    assert [(lin.in_features, lin.out_features) for lin in linears] == [(256, 120), (120, 84), (84, 10)]
     assert model.features(torch.randn(1, 1, 28, 28)).shape == (1, 16, 4, 4)
 
 

@@ -75,7 +75,7 @@ def test_pad2d_matches_F_pad_on_random_shapes_and_crops(mode):
 def test_pad2d_gradients_match_F_pad(mode):
     rng = random.Random(10 + PAD_MODES.index(mode))
     checked = 0
-    for trial in range(40):
+    for _trial in range(40):
         H, W = rng.randint(2, 6), rng.randint(2, 6)
         sides = tuple(rng.randint(-n + 1, n - 1) for n in (W, W, H, H))
         x = torch.randn(2, 3, H, W, dtype=torch.float64, requires_grad=True)

@@ -41,7 +41,7 @@ def random_setting(rng: random.Random, mode: str) -> tuple[tuple[int, ...], dict
     dh, dw = (1, 1) if mode == "avg" else (rng.randint(1, 3), rng.randint(1, 3))
     if square:
         sw, dw = sh, dh
-    shape = (rng.randint(1, 2), rng.randint(1, 3), rng.randint(1, 9), rng.randint(1, 9))
+    shape: tuple[int, ...] = (rng.randint(1, 2), rng.randint(1, 3), rng.randint(1, 9), rng.randint(1, 9))
     if rng.random() < 0.3:
         shape = shape[1:]  # (C, H, W)
     pair = (lambda a, b: a) if square else (lambda a, b: (a, b))

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 import pytest
+
 from test_book import config, toc_files
 
 SITE = os.environ.get("CNNBOOK_SITE")

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not SITE, reason="set CNNBOOK_SITE to a built si
 def page_with(kind: str) -> Path:
     """The built page that holds an explorer of this kind."""
     marker = f'data-cnnbook-explorer="{kind}"'
-    pages = [p for p in sorted(Path(SITE).rglob("*.html")) if marker in p.read_text(errors="replace")]
+    pages = [p for p in sorted(Path(str(SITE)).rglob("*.html")) if marker in p.read_text(errors="replace")]
     assert pages, f"no page of {SITE} holds a {kind} explorer"
     return pages[0]
 
@@ -75,9 +75,9 @@ def reference(x: torch.Tensor, st: dict) -> torch.Tensor:
     if st["padMode"] != "pool":
         x, p = cb.pad2d(x, p, st["padMode"]), 0
     if not ceil:
-        return cb.pool2d(x, k, s, p, mode=mode)
+        return cb.pool2d(x, k, s, p, mode=mode)  # type: ignore[return-value]
     if "ceil_mode" in inspect.signature(cb.pool2d).parameters:
-        return cb.pool2d(x, k, s, p, mode=mode, ceil_mode=True)
+        return cb.pool2d(x, k, s, p, mode=mode, ceil_mode=True)  # type: ignore[return-value]
     cb.pool2d(x, k, s, p, mode=mode)  # the same refusals
     if mode == "avg":
         return F.avg_pool2d(x, k, s, p, ceil_mode=True)

@@ -73,7 +73,8 @@ def test_no_import_cycles():
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                cycles.append(" -> ".join(stack[stack.index(nxt):] + [node, nxt]) if nxt in stack else f"{node} -> {nxt}")
+                path = stack[stack.index(nxt):] + [node, nxt] if nxt in stack else [node, nxt]
+                cycles.append(" -> ".join(path))
             elif nxt not in state:
                 visit(nxt, stack + [node])
         state[node] = "done"
@@ -86,8 +87,8 @@ def test_no_import_cycles():
 
 def _body_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     body = fn.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         body = body[1:]
     if not body:
         return 0

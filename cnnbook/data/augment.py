@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -17,7 +17,8 @@ class Augmentation:
     """A random transformation of a whole float batch (B, C, H, W) -> (B, C, H, W), computed on the
     batch's device with one random draw per image. ``generator`` (optional) makes it repeatable."""
 
-    def __init__(self, name: str, fn: Callable[..., Tensor], generator: torch.Generator | None = None, **params) -> None:
+    def __init__(self, name: str, fn: Callable[..., Tensor], generator: torch.Generator | None = None,
+                 **params: Any) -> None:
         self.name, self.fn, self.generator, self.params = name, fn, generator, params
 
     def __call__(self, x: Tensor) -> Tensor:

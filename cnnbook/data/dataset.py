@@ -152,10 +152,12 @@ def as_dataset(data: object) -> ImageDataset:
     if isinstance(getattr(data, "dataset", None), ImageDataset):  # a DeviceLoader
         return data.dataset  # type: ignore[attr-defined]
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"data must be an ImageDataset, a DeviceLoader or an (images, labels) pair, got {describe(data)}")
+        raise TypeError("data must be an ImageDataset, a DeviceLoader or an (images, labels) pair, "
+                        f"got {describe(data)}")
     images, labels = (torch.as_tensor(a) if isinstance(a, np.ndarray) else a for a in data)
     if not isinstance(images, Tensor) or images.dim() not in (3, 4) or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty tensor of shape (N, H, W) or (N, C, H, W), got {describe(images)}")
+        raise ValueError("images must be a non-empty tensor of shape (N, H, W) or (N, C, H, W), "
+                         f"got {describe(images)}")
     if images.dim() == 3:
         images = images.unsqueeze(1)
     if not isinstance(labels, Tensor):

@@ -19,7 +19,7 @@ import socket
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 from urllib.parse import urlparse
 
 import numpy as np
@@ -90,7 +90,8 @@ def _make_folder(root: Path, folder: Path) -> None:
 def _online(url: str) -> bool:
     """A quick check (at most a few seconds) that the download host answers, so that an offline
     machine falls back at once instead of waiting on the downloader. Trusts a configured proxy."""
-    if any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")):
+    proxies = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+    if any(os.environ.get(v) for v in proxies):
         return True
     parts = urlparse(url)
     try:
@@ -136,7 +137,8 @@ def _download_mnist(root: Path, verbose: bool) -> bool:
             for filename, md5 in MNIST.resources:
                 for mirror in MNIST.mirrors:
                     try:
-                        download_and_extract_archive(mirror + filename, download_root=str(raw), filename=filename, md5=md5)
+                        download_and_extract_archive(mirror + filename, download_root=str(raw),
+                                                     filename=filename, md5=md5)
                         break
                     except Exception:  # noqa: BLE001 -- any failure: try the next mirror
                         continue
@@ -252,11 +254,10 @@ def _read_at_most(f: BinaryIO, expected: int) -> bytearray:
 def _find_mnist(root: Path, split: str) -> tuple[Path, Path] | None:
     """The (images, labels) files of ``split`` in ROOT/MNIST/raw (torchvision's layout) or ROOT."""
     for folder in (root / "MNIST" / "raw", root):
-        paths = []
+        paths: list[Path] = []
         for name in _MNIST_FILES[split]:
-            found = [p for p in (folder / name, folder / f"{name}.gz") if p.is_file()]
-            paths.append(found[0] if found else None)
-        if all(paths):
+            paths += [p for p in (folder / name, folder / f"{name}.gz") if p.is_file()][:1]
+        if len(paths) == 2:
             return paths[0], paths[1]
     return None
 
@@ -267,7 +268,8 @@ def _read_mnist(images_path: Path, labels_path: Path, advice: str) -> tuple[Tens
     if images.shape[1:] != (28, 28):
         raise DataFileError(images_path, f"MNIST images are 28x28, this file holds {tuple(images.shape[1:])}", advice)
     if len(labels) != len(images):
-        raise DataFileError(labels_path, f"{len(labels):,} labels for the {len(images):,} images of {images_path.name}", advice)
+        raise DataFileError(labels_path, f"{len(labels):,} labels for the {len(images):,} images of "
+                            f"{images_path.name}", advice)
     if len(labels) and int(labels.max()) > 9:
         raise DataFileError(labels_path, f"labels must be digits 0..9, found {int(labels.max())}", advice)
     return images.unsqueeze(1), labels.long()
@@ -314,7 +316,7 @@ class _ArrayUnpickler(pickle.Unpickler):
                 ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
                 ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}  # (bytes in protocol 2)
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
         if module == "numpy.core.multiarray":  # pickles written by numpy 1 (CIFAR-10's own files)
@@ -357,7 +359,8 @@ def _read_cifar_batch(path: Path, advice: str) -> tuple[np.ndarray, np.ndarray]:
     except (TypeError, ValueError) as err:
         raise DataFileError(path, f"'labels' must be a list of integers ({err})", advice) from err
     if labels.shape != (len(data),):
-        raise DataFileError(path, f"'labels' must hold {len(data):,} labels, one per image, found shape {labels.shape}", advice)
+        raise DataFileError(path, f"'labels' must hold {len(data):,} labels, one per image, "
+                            f"found shape {labels.shape}", advice)
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
         raise DataFileError(path, f"labels must be 0..9, found {labels.min()}..{labels.max()}", advice)
     return data, labels
@@ -366,7 +369,8 @@ def _read_cifar_batch(path: Path, advice: str) -> tuple[np.ndarray, np.ndarray]:
 def _cifar_advice(folder: Path) -> str:
     if folder.name == _CIFAR_FOLDER:
         return f"Delete the folder {folder} and call load_cifar10() again to download a fresh copy."
-    return "Delete it and the other CIFAR-10 batches next to it, and call load_cifar10() again to download a fresh copy."
+    return ("Delete it and the other CIFAR-10 batches next to it, and call load_cifar10() again to download "
+            "a fresh copy.")
 
 
 def _find_cifar10(root: Path, split: str) -> Path | None:
@@ -386,7 +390,7 @@ def _read_cifar10(folder: Path, split: str) -> tuple[Tensor, Tensor, tuple[str, 
     parts = [_read_cifar_batch(folder / name, advice) for name in _CIFAR_FILES[split]]
     images = torch.from_numpy(np.concatenate([d for d, _ in parts]).reshape(-1, 3, 32, 32))
     labels = torch.from_numpy(np.concatenate([lab for _, lab in parts]))
-    classes = CIFAR10_CLASSES
+    classes: tuple[str, ...] = CIFAR10_CLASSES
     if (folder / "batches.meta").is_file():
         names = _unpickle(folder / "batches.meta", advice).get("label_names")
         if not isinstance(names, list) or len(names) != 10:

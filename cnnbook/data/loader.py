@@ -41,7 +41,8 @@ class DeviceLoader:
         check_int("world_size", world_size, low=1)
         check_int("rank", rank, low=0, high=world_size - 1)
         if augment is not None and not callable(augment):
-            raise TypeError(f"augment must be a callable on a float batch (B, C, H, W) or None, got {type(augment).__name__}")
+            raise TypeError("augment must be a callable on a float batch (B, C, H, W) or None, "
+                            f"got {type(augment).__name__}")
         if seed is not None:
             check_int("seed", seed)
         dataset = as_dataset(data)

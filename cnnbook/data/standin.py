@@ -53,8 +53,10 @@ def _generate_stand_in(n: int, seed: int, size: int = 32) -> tuple[Tensor, Tenso
         idx = (labels == c).nonzero().squeeze(1)
         m = len(idx)
         tilt = 0.25 if c <= 2 else 0.4  # radians; small for the gratings, whose angle is their class
-        dx, dy, angle = x - uniform(-0.35, 0.35, m, 1, 1), y - uniform(-0.35, 0.35, m, 1, 1), uniform(-tilt, tilt, m, 1, 1)
-        s, k, phase = uniform(0.45, 0.8, m, 1, 1), math.pi * uniform(2.2, 4.0, m, 1, 1), uniform(0, 2 * math.pi, m, 1, 1)
+        dx, dy = x - uniform(-0.35, 0.35, m, 1, 1), y - uniform(-0.35, 0.35, m, 1, 1)
+        angle = uniform(-tilt, tilt, m, 1, 1)
+        s, k = uniform(0.45, 0.8, m, 1, 1), math.pi * uniform(2.2, 4.0, m, 1, 1)
+        phase = uniform(0, 2 * math.pi, m, 1, 1)
         cos, sin = angle.cos(), angle.sin()
         u, v = dx * cos + dy * sin, dy * cos - dx * sin  # coordinates along and across the pattern
         if c <= 4:  # textures, in a soft disc
@@ -82,9 +84,18 @@ def _generate_stand_in(n: int, seed: int, size: int = 32) -> tuple[Tensor, Tenso
             mask[idx] = inside(torch.maximum(torch.minimum(arm - au, s - av), torch.minimum(arm - av, s - au)))
         else:  # an upright triangle: apex at v = -s, base at v = 0.7 s
             mask[idx] = inside(torch.minimum(0.7 * s - v, (v + s) / 1.7 - u.abs()))
+    return _colour(mask, x, y, g), labels
 
-    # colours in 0..255 (+0.5, so that truncating to uint8 rounds): a shaded background and a
-    # foreground colour at a random distance from it, blended by the mask, plus grey noise
+
+def _colour(mask: Tensor, x: Tensor, y: Tensor, g: torch.Generator) -> Tensor:
+    """uint8 images (n, 3, size, size) from masks (n, size, size): colours in 0..255 (+0.5, so that
+    truncating to uint8 rounds), a shaded background and a foreground colour at a random distance
+    from it, blended by the mask, plus grey noise. Draws from ``g`` after the masks."""
+    n, size = mask.shape[0], mask.shape[-1]
+
+    def uniform(lo: float, hi: float, *shape: int) -> Tensor:
+        return lo + (hi - lo) * torch.rand(shape, generator=g)
+
     background = torch.rand(n, 3, 1, 1, generator=g) * 255 + 0.5
     lighter = torch.where(torch.rand(n, 1, 1, 1, generator=g) < 0.5, 1.0, -1.0)  # lighter or darker
     direction = torch.nn.functional.normalize(torch.randn(n, 3, 1, 1, generator=g) + lighter, dim=1)
@@ -92,5 +103,5 @@ def _generate_stand_in(n: int, seed: int, size: int = 32) -> tuple[Tensor, Tenso
     shading = uniform(-38, 38, n, 1, 1, 1) * x + uniform(-38, 38, n, 1, 1, 1) * y
     img = torch.lerp(background + shading, foreground, mask.unsqueeze(1))
     img += uniform(0.02 * 255, 0.07 * 255, n, 1, 1, 1) * torch.randn(n, 1, size, size, generator=g)
-    return img.clamp_(0, 255).to(torch.uint8), labels
+    return img.clamp_(0, 255).to(torch.uint8)
 

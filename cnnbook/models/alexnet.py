@@ -226,7 +226,7 @@ class AlexNetCIFAR(nn.Module):
         )
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, nonlinearity=activation)
+                nn.init.kaiming_normal_(m.weight, nonlinearity=activation)  # type: ignore[arg-type]
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 

@@ -39,7 +39,7 @@ def _apply(layer: nn.Module, x: Tensor) -> Tensor:
                       layer.dilation, layer.groups, layer.padding_mode)  # type: ignore[arg-type]
     if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
         k, s, p, mode = _pool_parts(layer)
-        return pool2d(x, k, s, p, mode=mode)
+        return pool2d(x, k, s, p, mode=mode)  # type: ignore[return-value]  # a tensor without indices
     if isinstance(layer, nn.Linear):
         out = x @ layer.weight.t()
         return out if layer.bias is None else out + layer.bias

@@ -175,6 +175,8 @@ class PartialConv2d(nn.Module):
     Input (N, in_channels, H, W) -> output (N, len(table), H - k + 1, W - k + 1).
     """
 
+    index: torch.Tensor  # buffer: where the real kernels go in the dense weight
+
     def __init__(
         self, table: tuple[tuple[int, ...], ...], in_channels: int, kernel_size: int = 5
     ) -> None:
@@ -263,6 +265,8 @@ class RBFOutput(nn.Module):
 
     Input (N, in_features) -> output (N, num_classes) logits (= minus squared distances).
     """
+
+    prototypes: torch.Tensor  # buffer (num_classes, in_features)
 
     def __init__(self, in_features: int = 84, num_classes: int = 10) -> None:
         super().__init__()

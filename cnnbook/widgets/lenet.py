@@ -33,7 +33,7 @@ def _check_index(dataset: ImageDataset, index: int) -> None:
 
 
 @torch.no_grad()
-def digit_probabilities(model: nn.Module, dataset, index: int, noise: float = 0.0, dx: int = 0,
+def digit_probabilities(model: nn.Module, dataset: ImageDataset, index: int, noise: float = 0.0, dx: int = 0,
                         dy: int = 0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Disturb test image ``index`` of ``dataset`` and classify it with ``model``.
 
@@ -68,7 +68,7 @@ def _label(noise: float, dx: int, dy: int) -> str:
     return ", ".join(p for p in parts if p) or "original"
 
 
-def lenet_panel(model: nn.Module, dataset, index: int, noise: float = 0.0, dx: int = 0, dy: int = 0,
+def lenet_panel(model: nn.Module, dataset: ImageDataset, index: int, noise: float = 0.0, dx: int = 0, dy: int = 0,
                 axes: Sequence[Any] | None = None, seed: int = 0) -> torch.Tensor:
     """Draw the disturbed digit (top axis) and the model's probabilities as bars (bottom axis).
 
@@ -104,7 +104,7 @@ def lenet_panel(model: nn.Module, dataset, index: int, noise: float = 0.0, dx: i
     return probs
 
 
-def lenet_demo_grid(model: nn.Module, dataset, index: int = 0,
+def lenet_demo_grid(model: nn.Module, dataset: ImageDataset, index: int = 0,
                     settings: Sequence[tuple[float, int, int]] = DEFAULT_SETTINGS, seed: int = 0) -> Any:
     """A figure: one column per ``(noise, dx, dy)`` setting, the digit on top, the probabilities below.
 
@@ -124,14 +124,14 @@ def lenet_demo_grid(model: nn.Module, dataset, index: int = 0,
     fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.4), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 2]})
     for col, (noise, dx, dy) in enumerate(settings):
-        lenet_panel(model, dataset, index, noise, dx, dy, axes=axes[:, col], seed=seed)
+        lenet_panel(model, dataset, index, noise, dx, dy, axes=list(axes[:, col]), seed=seed)
     fig.suptitle(f"test image #{index} (class {int(dataset.labels[index])}): "
                  f"what the network sees and the probabilities it gives", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def lenet_demo(model: nn.Module, dataset, *, index: int = 0, max_shift: int = 8) -> Any:
+def lenet_demo(model: nn.Module, dataset: ImageDataset, *, index: int = 0, max_shift: int = 8) -> Any:
     """The live explorer: sliders pick a test digit, a noise level and a shift; the figure follows.
 
     Args:

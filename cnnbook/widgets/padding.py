@@ -107,7 +107,7 @@ def padding_grid(settings: Sequence[tuple[Any, ...]] = DEFAULT_SETTINGS, ncols: 
     nrows = -(-len(settings) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.7 * nrows), squeeze=False)
     for ax, setting in zip(axes.flat, settings):
-        padding_diagram(*setting, ax=ax)
+        padding_diagram(*setting, ax=ax)  # type: ignore[misc]  # settings are 5-tuples at most
     for ax in list(axes.flat)[len(settings):]:
         ax.remove()
     fig.tight_layout()

@@ -99,6 +99,7 @@ def pooling_panel(image: torch.Tensor, kernel_size: int, stride: int, padding: i
     import matplotlib.pyplot as plt
 
     out = pool2d(image, kernel_size, stride, padding, mode=mode)
+    assert isinstance(out, torch.Tensor)  # no return_indices: one tensor
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(7, 3.6))
     vmin, vmax = float(image.min()), float(image.max())
@@ -143,6 +144,7 @@ def pooling_grid(images: torch.Tensor | Mapping[str, torch.Tensor],
         _show(row[0], img, f"{name}\n{tuple(img.shape)}", vmin, vmax)
         for ax, (k, s, p, mode) in zip(row[1:], settings):
             out = pool2d(img, k, s, p, mode=mode)
+            assert isinstance(out, torch.Tensor)  # no return_indices: one tensor
             _show(ax, out, f"{_label(k, s, p, mode)}\n-> {tuple(out.shape)}", vmin, vmax)
     fig.tight_layout()
     return fig
