@@ -78,6 +78,8 @@ def load_book() -> Book:
         book.titles[page] = heading.group(1).strip() if heading else path.stem
         for m in re.finditer(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n+#+\s+(?P<title>.+)$", text, re.MULTILINE):
             book.labels[m["label"]] = (page, m["title"].strip())
+        for m in re.finditer(r"^:name:\s*(?P<label>\S+)", text, re.MULTILINE):   # figures, tables
+            book.labels.setdefault(m["label"], (page, "this figure"))
     return book
 
 
@@ -333,25 +335,43 @@ def glued_cell(text: str, cell_id: str) -> dict:
     return code_cell(source, cell_id, metadata)
 
 
+def glued_object_cells(block: str, cell_id: str) -> list[dict]:
+    """A ``{glue:figure}`` (or ``{glue}``) directive: a folded cell that shows the kernel's object."""
+    name, arg, options, body, _ = parse_directive(block.splitlines(), 0)
+    key = arg.split("::")[-1]
+    source, metadata = form("Figure" if name == "glue:figure" else "Output", f"cb.glued({key!r})")
+    cells = [code_cell(source, cell_id, metadata)]
+    if "\n".join(body).strip():
+        cells.append(markdown_cell("\n".join(body).strip(), f"{cell_id}-caption"))
+    return cells
+
+
 def markdown_cells(cell: dict, book: Book, page: Page, cell_id: str) -> list[dict]:
     """One MyST Markdown cell -> Markdown cells, with its glued paragraphs as rendering code cells."""
-    groups: list[tuple[bool, list[str]]] = []
+    groups: list[tuple[str, list[str]]] = []
     for block in split_blocks(cell_source(cell)):
         if LABEL.fullmatch(block.strip()):
             continue
-        glued = uses_glue(block)
+        opening = FENCE.match(block.splitlines()[0].strip())
+        if opening and opening["name"] in ("glue", "glue:figure", "glue:any"):
+            groups.append(("object", [block]))
+            continue
+        kind = "glued" if uses_glue(block) else "markdown"
         converted = convert(block, book, page)
         if not converted.strip():
             continue
-        if groups and groups[-1][0] == glued:
+        if groups and groups[-1][0] == kind:
             groups[-1][1].append(converted)
         else:
-            groups.append((glued, [converted]))
+            groups.append((kind, [converted]))
     cells = []
-    for k, (glued, blocks) in enumerate(groups):
+    for k, (kind, blocks) in enumerate(groups):
         cid = cell_id if len(groups) == 1 else f"{cell_id}-{k}"
         text = "\n\n".join(blocks)
-        cells.append(glued_cell(text, cid) if glued else markdown_cell(text, cid))
+        if kind == "object":
+            cells += glued_object_cells(text, cid)
+        else:
+            cells.append(glued_cell(text, cid) if kind == "glued" else markdown_cell(text, cid))
     return cells
 
 
@@ -396,7 +416,9 @@ def glue_sites(cells: list[dict]) -> dict[int, list[re.Pattern[str]]]:
 def computed_after(text: str, index: int, sites: dict[int, list[re.Pattern[str]]]) -> int:
     """The cell after which a paragraph using glued values can render: the values exist by then."""
     after = index
-    for name in (m.split(":")[0] for m in re.findall(r"\{glue(?::text|:md)?\}`([^`]+)`", text)):
+    names = [m.split(":")[0] for m in re.findall(r"\{glue(?::text|:md)?\}`([^`]+)`", text)]
+    names += re.findall(r"cb\.glued\('([^']+)'\)", text)
+    for name in names:
         gluing = [i for i, patterns in sites.items() if any(p.fullmatch(name) for p in patterns)]
         if gluing and min(gluing) > index:
             after = max(after, min(gluing))

@@ -123,6 +123,17 @@ def test_the_generator_converts_myst_generically():
     assert "<details><summary>Solution</summary>\n\nDone: (Lee et al., 1999).\n\n</details>" in out
     assert "![](https://raw/book/images/f.png)\n\n*The caption.*" in out
     assert "- A Lee (1999). T." in out
+    nested = ("(sec-y)=\n## Why\n\n:::{note}\nSee {ref}`sec-x` and $$a$$.\n:::\n\n"
+              "````{admonition} Code\n:class: dropdown\n```python\nx = 1\n```\n````\n\n"
+              "$$\nn_\\text{out}\n$$ (eq-out)")
+    out = "\n\n".join(mc.convert(b, book, page) for b in mc.split_blocks(nested))
+    assert not myst_left(out), myst_left(out)
+    assert "> **Note**" in out and "<summary>Code</summary>\n\n```python\nx = 1\n```" in out
+    assert out.endswith("$$\nn_\\text{out}\n$$")
+    cells = mc.markdown_cells({"source": "Text.\n\n```{glue:figure} fig_demo\nThe caption.\n```"},
+                              book, page, "c")
+    assert [c["cell_type"] for c in cells] == ["markdown", "code", "markdown"]
+    assert "cb.glued('fig_demo')" in cells[1]["source"] and cells[2]["source"] == "The caption."
     with pytest.raises(NotImplementedError, match="unknown-thing"):
         mc.convert("```{unknown-thing}\nx\n```", book, page)
 
