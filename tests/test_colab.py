@@ -145,7 +145,6 @@ def colab_kernel_env(monkeypatch):
     # what the kernel inherits: quick and strict, and myst_nb blocked by tests/colab_kernel/sitecustomize.py
     monkeypatch.setenv("CNNBOOK_QUICK", "1")
     monkeypatch.setenv("CNNBOOK_STRICT", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(KERNEL_PATH), str(ROOT), os.environ.get("PYTHONPATH", "")]))
 
 
