@@ -192,7 +192,9 @@ def fill_glue(markdown: str) -> GluedMarkdown:
         raise TypeError(f"markdown must be a str, got {type(markdown).__name__}")
 
     def fill(match: re.Match[str]) -> str:
-        name, _, fmt = match.group(1).partition(":")
+        name, sep, fmt = match.group(1).rpartition(":")  # as myst_nb splits `name:fmt`
+        name = name.split("::")[-1] if sep else fmt.split("::")[-1]
+        fmt = fmt if sep else ""
         if name not in _GLUED:
             if strict():
                 raise KeyError(f"the text uses {name!r}, which no cell above glued")
