@@ -1,4 +1,4 @@
-"""LeNet-5 twice: the version most courses teach today, and the 1998 design as LeCun et al. built it.
+"""LeNet-5 twice: a simplified modern variant, and the 1998 design as LeCun et al. built it.
 
 * :class:`LeNet5` -- 28x28 MNIST in, ReLU and max pooling, 44,426 parameters.
 * :class:`LeNet5Classic` -- 32x32 in, scaled tanh, trainable subsampling, the partially connected
@@ -48,7 +48,7 @@ def _check_classes(num_classes: int) -> None:
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 as most courses teach it: 28x28 grey images in, ``num_classes`` logits out.
+    """A simplified LeNet-5 (ReLU, max pooling, no padding): 28x28 grey images in, ``num_classes`` logits out.
 
     conv 6@5x5 -> act -> pool 2 -> conv 16@5x5 -> act -> pool 2 -> flatten 256 -> 120 -> 84 -> 10.
     With the defaults (ReLU, max pooling, 10 classes) it has exactly 44,426 parameters.
@@ -307,13 +307,14 @@ class LeNet5Classic(nn.Module):
     ``output``:
 
     * ``"linear"`` (default) -- a plain ``nn.Linear(84, num_classes)`` (850 parameters), the head
-      every later network uses. In short MNIST runs with cross-entropy, AdamW and a one-cycle
-      schedule the two heads were close: the RBF head learns faster in the first hundred steps,
-      the linear head ended a little ahead after two and three epochs, and its logits are free
-      to scale, so it is the better default for reaching 99%+.
+      every later network uses.
     * ``"rbf"`` -- the paper's Euclidean radial basis function units with fixed +/-1 prototypes
-      (:class:`RBFOutput`), returning ``-distance`` as logits for cross-entropy. No trainable
-      parameters.
+      (:class:`RBFOutput`; for digits, bitmaps drawn for this book, not the paper's), returning
+      ``-distance`` as logits for cross-entropy. No trainable parameters.
+
+    Which head trains better is measured, not assumed: the LeNet-5 chapter trains both with the
+    same recipe and seeds and reports their accuracies side by side, and their loss at
+    initialisation (higher for the RBF head, whose logits differ by several units from the start).
 
     Initialisation is PyTorch's default (uniform, bound 1/sqrt(fan_in)); the paper drew weights
     uniformly in +/-2.4/fan_in. Input (N, 1, 32, 32) -> output (N, num_classes) logits.
