@@ -169,16 +169,18 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
 
 def _windows_times_kernels(x: Tensor, weight: Tensor, stride: tuple[int, int],
                            dilation: tuple[int, int], groups: int) -> Tensor:
-    """The convolution of an already padded (N, C, H, W) ``x``: windows, then one matrix product."""
+    """Convolve an already padded (N, C, H, W) ``x``: windows, one matmul."""
     (sh, sw), (dh, dw) = stride, dilation
     c_out, c_group, kh, kw = weight.shape
-    # (N, C, H_out, W_out, kH, kW): every window, its taps spaced by the dilation
-    windows = x.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)[..., ::dh, ::dw]
+    # (N, C, H_out, W_out, kH, kW): every window, taps spaced by the dilation
+    windows = (x.unfold(2, dh * (kh - 1) + 1, sh)
+               .unfold(3, dw * (kw - 1) + 1, sw)[..., ::dh, ::dw])
     n, _, h_out, w_out = windows.shape[:4]
-    # one row per (group, output position): the window's taps over the group's input channels
+    # one row per (group, output position): the window over the group's channels
     rows = (windows.reshape(n, groups, c_group, h_out, w_out, kh, kw)
             .permute(0, 1, 3, 4, 2, 5, 6)
             .reshape(n, groups, h_out * w_out, c_group * kh * kw))
+    # one column per output channel: its kernel, laid out like the rows
     kernels = weight.reshape(groups, c_out // groups, c_group * kh * kw)
-    out = rows @ kernels.transpose(1, 2)  # (N, groups, H_out * W_out, C_out / groups)
+    out = rows @ kernels.transpose(1, 2)  # (N, groups, H_out * W_out, C_out/g)
     return out.transpose(2, 3).reshape(n, c_out, h_out, w_out)
