@@ -150,3 +150,45 @@ def padding_demo() -> Any:
     out = widgets.interactive_output(draw, controls)
     return widgets.VBox([widgets.HBox(list(controls.values())[:3]),
                          widgets.HBox(list(controls.values())[3:]), out])
+
+
+def sliding_window_figure(n: int = 5, kernel_size: int = 3, stride: int = 2,
+                          padding: int = 1) -> Any:
+    """A static figure: one panel per window position on an ``n x n`` input, in reading order.
+
+    Each panel shows the input (blue), the padding ring (grey zeros), the window at that
+    position (orange) and, on the right, the output pixel it fills. Taught in the chapter
+    *Padding and stride*. Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    ah = conv_axes(n, kernel_size, stride, padding)[0]
+    out, size = ah.out, n + 2 * padding
+    fig, axes = plt.subplots(out, out, figsize=(2.6 * out, 2.6 * out), squeeze=False)
+    for (i, j), ax in zip([(i, j) for i in range(out) for j in range(out)], axes.flat):
+        for r in range(size):
+            for c in range(size):
+                inside = padding <= r < padding + n and padding <= c < padding + n
+                ax.add_patch(Rectangle((c, r), 1, 1, ec="white",
+                                       fc=_COLOURS["input" if inside else "pad"]))
+                if not inside:
+                    ax.text(c + 0.5, r + 0.5, "0", ha="center", va="center", fontsize=7,
+                            color="#888")
+        ax.add_patch(Rectangle((j * stride, i * stride), kernel_size, kernel_size, fill=False,
+                               ec=_COLOURS["window"], lw=2.5))
+        for oi in range(out):  # the output grid, to the right; the pixel being filled in orange
+            for oj in range(out):
+                fc = _COLOURS["window"] if (oi, oj) == (i, j) else "#dddddd"
+                ax.add_patch(Rectangle((size + 1 + oj, oi), 1, 1, ec="white", fc=fc))
+        ax.set_xlim(0, size + 1 + out)
+        ax.set_ylim(size, 0)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        r0, c0 = i * stride - padding, j * stride - padding
+        ax.set_title(f"output ({i}, {j}): input rows {r0}..{r0 + kernel_size - 1}, "
+                     f"cols {c0}..{c0 + kernel_size - 1}", fontsize=7)
+    fig.suptitle(f"{n}x{n} input, {kernel_size}x{kernel_size} window, stride {stride}, "
+                 f"padding {padding} -> {out}x{out} output", fontsize=10)
+    fig.tight_layout()
+    return fig
