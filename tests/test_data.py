@@ -567,16 +567,21 @@ def test_split_holds_out_a_disjoint_balanced_validation_set():
 @pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
 def test_the_host_memory_path_gives_the_same_batches(device):
     """on_host=True forces the path taken when the data does not fit on the GPU: the images stay
-    in (pinned) host memory and each batch is copied over; the batches are the same."""
+    in (pinned) host memory and each batch is copied over; in order, the batches are the same, and
+    shuffled, every epoch still visits every sample once (its permutation is drawn on the host)."""
     ds = toy(50, channels=3)
-    kw = dict(shuffle=True, seed=3, device=device, augment=D.random_flip(1.0))
+    kw = dict(device=device, augment=D.random_flip(1.0))
     on_device, on_host = D.DeviceLoader(ds, 16, **kw), D.DeviceLoader(ds, 16, on_host=True, **kw)
     assert on_host.dataset.images.device.type == "cpu" and on_host._on_host and not on_device._on_host
     if device == "cuda":
         assert on_host.dataset.images.is_pinned()
+    for (x1, y1), (x2, y2) in zip(on_device, on_host):
+        assert x2.device.type == device and torch.equal(x1, x2) and torch.equal(y1, y2)
+    shuffled = D.DeviceLoader(ds, 16, on_host=True, shuffle=True, seed=3, device=device)
     for _epoch in range(2):
-        for (x1, y1), (x2, y2) in zip(on_device, on_host):
-            assert x2.device.type == device and torch.equal(x1, x2) and torch.equal(y1, y2)
+        firsts = torch.cat([x[:, 0, 0, 0] for x, _ in shuffled]).cpu()
+        expected = (torch.arange(50) / 255 - ds.mean[0]) / ds.std[0]
+        assert torch.allclose(firsts.sort().values, expected, atol=1e-5)
 
 
 def test_pad_images_adds_background_and_keeps_the_statistics():
