@@ -85,6 +85,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 _SLOT = 1.5  # the least room a block takes along the row, so that labels do not collide
 _STEP = 0.06  # offset between the sheets of a stack
 _BAR = 0.16  # width of the bar of a vector
+_INCH = 0.65  # inches per data unit of a new figure: a slot is about an inch wide
 
 
 def _sheets(block: Block) -> int:
@@ -134,21 +135,24 @@ def plot_architecture(model: nn.Module, input_shape: tuple[int, ...], ax: Axes |
     max_side = max([b.shape[1] for b in blocks if len(b.shape) == 3] or [1])
     max_len = max([_numel(b.shape) for b in blocks if len(b.shape) != 3] or [1])
     slots = [max(_width(b, max_side), _SLOT) for b in blocks]
+    size = 7.0 if len(blocks) <= 9 else 6.0  # label font size, points
+    lines = max(4 + len(b.extra) for b in blocks)
+    bottom = -0.15 - lines * size / 72 * 1.3 / _INCH  # room for the labels, in data units
+    right = sum(slots) + 0.1 * len(slots)
     if ax is None:
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(min(0.75 * sum(slots) + 0.5, 15), 3.4))
+        fig, ax = plt.subplots(figsize=((right + 0.1) * _INCH, (2.2 - bottom) * _INCH))
     else:
         fig = ax.figure  # type: ignore[assignment]
     x = 0.0
     for block, slot in zip(blocks, slots):
         centre = x + slot / 2
         _draw_block(ax, centre - _width(block, max_side) / 2, block, max_side, max_len)
-        ax.text(centre, -0.12, _label(block), ha="center", va="top", fontsize=7 if len(blocks) <= 10 else 6)
+        ax.text(centre, -0.12, _label(block), ha="center", va="top", fontsize=size)
         x += slot + 0.1
-    lines = max(4 + len(b.extra) for b in blocks)
-    ax.set_xlim(-0.1, x)
-    ax.set_ylim(-0.25 - 0.2 * lines, 2.1)
+    ax.set_xlim(-0.1, right)
+    ax.set_ylim(bottom, 2.1)
     ax.set_aspect("equal")
     ax.axis("off")
     if title:
