@@ -105,8 +105,7 @@ class History:
     def time_to(self, acc: float) -> float | None:
         """Training seconds until the test accuracy first reached ``acc`` percent (summed over the
         epochs up to and including that one), or None if it never did."""
-        if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 < acc <= 100:
-            raise ValueError(f"acc must be a percentage in (0, 100], got {acc!r}")
+        acc = check_float("acc", acc, low=0, high=100, low_open=True)
         total = 0.0
         for seconds, test_acc in zip(self.seconds, self.test_acc):
             total += seconds

@@ -122,3 +122,14 @@ def test_the_data_package_keeps_every_name():
                  "default_root", "MNIST_CLASSES", "CIFAR10_CLASSES", "STAND_IN_CLASSES", "pad_images"):
         assert hasattr(data, name), name
     assert cnnbook.pad_images is data.pad_images
+
+
+def test_the_bench_and_the_recipes_never_import_the_command_line():
+    """cli -> bench (the bench subcommand) and both -> recipes; never bench -> cli or recipes -> either."""
+    imports = _imports(_modules())
+    for module in ("cnnbook.bench", "cnnbook.recipes"):
+        targets = {t for t, _, _ in imports[module]}
+        assert "cnnbook.cli" not in targets, module
+    assert "cnnbook.bench" not in {t for t, _, _ in imports["cnnbook.recipes"]}
+    assert "cnnbook.recipes" in {t for t, _, _ in imports["cnnbook.cli"]}
+    assert "cnnbook.recipes" in {t for t, _, _ in imports["cnnbook.bench"]}

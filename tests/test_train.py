@@ -133,6 +133,9 @@ def test_fit_with_a_progress_bar_and_sgd_and_constant_schedule(data, capsys):
 def test_fractional_epochs_cut_the_last_epoch_short(data):
     h = fit_small(small_net(), data, epochs=1.5)  # 12 batches of 32 per epoch, then 6
     assert len(h) == 2
+    assert h.fraction == [1.0, 0.5] and h.epochs_done == 1.5  # what the CLI and the bench report
+    assert h.mean_images_per_s == pytest.approx((384 + 192) / h.train_seconds)
+    assert History().epochs_done == 0 and math.isnan(History().mean_images_per_s)
     assert h.images_per_s[0] * h.seconds[0] == pytest.approx(384)
     assert h.images_per_s[1] * h.seconds[1] == pytest.approx(192)
     assert h.test_acc[1] > 60
