@@ -177,3 +177,13 @@ def test_the_edition_runs_without_myst_nb_and_shows_its_numbers(path, tmp_path, 
             assert n_roles and len(re.findall(r"\d", shown[0])) >= 1, shown[0]
             rendered += 1
     assert rendered == len(glue_cells(path))
+
+
+@pytest.mark.parametrize("path", editions(), ids=lambda p: p.name)
+def test_links_to_the_site_name_pages_of_the_book(path):
+    site = load_generator().load_book().site
+    text = "\n".join(source(c) for c in json.loads(path.read_text())["cells"])
+    pages = re.findall(re.escape(site) + r"(book/[\w-]+)\.html", text)
+    assert pages, f"{path.name}: no link to the site at all (the banner has one)"
+    missing = [p for p in pages if not any((ROOT / f"{p}{ext}").exists() for ext in (".ipynb", ".md"))]
+    assert not missing, f"{path.name}: links to pages the book does not have: {missing}"
