@@ -81,7 +81,7 @@ cat "$LOGS/1-env.log"
 
 # 2. the CUDA tests
 echo "== CUDA tests (pytest -m cuda)"
-timeout "$(cap 120)" "$PY" -m pytest -m cuda tests -q -p no:cacheprovider -o addopts="-ra" \
+timeout "$(cap ${GPU_CHECK_TEST_SECONDS:-120})" "$PY" -m pytest -m cuda tests -q -p no:cacheprovider -o addopts="-ra" \
   --continue-on-collection-errors > "$LOGS/2-tests.log" 2>&1
 echo "tests exit $?" >> "$LOGS/2-tests.log"; tail -3 "$LOGS/2-tests.log"
 
@@ -89,14 +89,19 @@ echo "tests exit $?" >> "$LOGS/2-tests.log"; tail -3 "$LOGS/2-tests.log"
 # (GPU_CHECK_BENCH=0 skips both: the test of the rehearsal does, to stay short)
 if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
 echo "== bench"
+# GPU_CHECK_BASELINE=0 skips the usual-loop baseline (its PIL pipeline is slow); GPU_CHECK_COMPILE=0
+# skips the compiled AlexNet timing: both for a run with little device time left.
+BASELINE_FLAG=(); [ "${GPU_CHECK_BASELINE:-1}" = 1 ] || BASELINE_FLAG=(--skip-baseline)
 timeout "$(cap 170)" "$PY" -m cnnbook bench --device $DEVICE --gpu-alexnet --data-root "$CNNBOOK_DATA" \
-  --no-progress --json "$WORK/bench.json" "${BENCH_EXTRA[@]}" > "$LOGS/3-bench.log" 2>&1
+  "${BASELINE_FLAG[@]}" --no-progress --json "$WORK/bench.json" "${BENCH_EXTRA[@]}" > "$LOGS/3-bench.log" 2>&1
 echo "bench exit $?" >> "$LOGS/3-bench.log"; tail -8 "$LOGS/3-bench.log"
+if [ "${GPU_CHECK_COMPILE:-1}" = 1 ]; then
 echo "== bench --compile (AlexNetCIFAR timing compiled)"
 timeout "$(cap 110)" "$PY" -m cnnbook bench --device $DEVICE --gpu-alexnet --compile --skip-baseline \
   --data-root "$CNNBOOK_DATA" --no-progress --json "$WORK/bench-compile.json" "${BENCH_EXTRA[@]}" \
   > "$LOGS/3-bench-compile.log" 2>&1
 echo "bench exit $?" >> "$LOGS/3-bench-compile.log"; tail -3 "$LOGS/3-bench-compile.log"
+fi
 fi
 
 # 4. every chapter, full budget (quick in rehearsal), all at once: one GPU, many CPU cores
