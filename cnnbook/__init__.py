@@ -30,7 +30,7 @@ from .explorers import digit_explorer, pooling_explorer
 from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
 from .models.from_parts import lenet5_from_parts
 from .padding import conv_output_size, pad2d
-from .pooling import pool2d, receptive_field
+from .pooling import pool2d, receptive_field, unpool2d
 from .robustness import accuracy_vs_noise, accuracy_vs_shift
 from .runtime import (
     Budget,
@@ -60,7 +60,7 @@ __all__ = [
     "glued", "fill_glue", "GluedMarkdown",
     "claim", "ClaimError", "ClaimWarning",
     # from-scratch operations
-    "pool2d", "receptive_field", "pad2d", "conv_output_size",
+    "pool2d", "unpool2d", "receptive_field", "pad2d", "conv_output_size",
     "conv2d", "lenet5_from_parts",
     # models and their anatomy
     "LeNet5", "LeNet5Classic", "AlexNet", "AlexNetCIFAR",
