@@ -21,7 +21,7 @@ test: $(VENV)/.installed chromium lint
 	CNNBOOK_QUICK=1 $(PY) -m pytest --nbmake --nbmake-timeout=600 book
 	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
-	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py
+	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py
 
 # ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over cnnbook/ and tests/ (pyproject.toml)
 lint: $(VENV)/.installed
