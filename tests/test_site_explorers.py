@@ -8,7 +8,6 @@ everything else goes through the page's controls, by keyboard and mouse.
 from __future__ import annotations
 
 import base64
-import inspect
 import itertools
 import os
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from test_site import CHROMIUM, FLAGS
 
 import cnnbook as cb
@@ -67,22 +65,11 @@ def api(page, ident: str, call: str, *args):
 
 
 def reference(x: torch.Tensor, st: dict) -> torch.Tensor:
-    """What cb.pool2d (after cb.pad2d for an explicit padding mode) gives for an explorer setting.
-
-    ceil_mode goes to cb.pool2d when it accepts it; otherwise to PyTorch's own pools.
-    """
-    k, s, p, mode, ceil = st["kernel"], st["stride"], st["padding"], st["mode"], st["ceil"]
+    """What cb.pool2d (after cb.pad2d for an explicit padding mode) gives for an explorer setting."""
+    k, s, p, mode = st["kernel"], st["stride"], st["padding"], st["mode"]
     if st["padMode"] != "pool":
         x, p = cb.pad2d(x, p, st["padMode"]), 0
-    if not ceil:
-        return cb.pool2d(x, k, s, p, mode=mode)  # type: ignore[return-value]
-    if "ceil_mode" in inspect.signature(cb.pool2d).parameters:
-        return cb.pool2d(x, k, s, p, mode=mode, ceil_mode=True)  # type: ignore[return-value]
-    cb.pool2d(x, k, s, p, mode=mode)  # the same refusals
-    if mode == "avg":
-        return F.avg_pool2d(x, k, s, p, ceil_mode=True)
-    sign = 1 if mode == "max" else -1
-    return sign * F.max_pool2d(sign * x, k, s, p, ceil_mode=True)
+    return cb.pool2d(x, k, s, p, mode=mode, ceil_mode=st["ceil"])  # type: ignore[return-value]
 
 
 SETTINGS = [{"mode": m, "kernel": k, "stride": s, "padding": p, "padMode": pm, "ceil": c}

@@ -32,20 +32,26 @@ cnnbook.poolError = function (h, w, st) {
   if (m === "pool" && 2 * p > k) {
     return "padding must be at most half of kernel_size (" + (k >> 1) + ", " + (k >> 1) + "), got " + p;
   }
-  if (m === "reflect" || m === "circular") {  // cb.pad2d checks left, right, top, bottom in turn
-    var sides = [["left", "width W", w], ["right", "width W", w], ["top", "height H", h], ["bottom", "height H", h]];
-    for (var i = 0; i < 4; i++) {
-      var n = sides[i][2];
-      if (m === "reflect" ? p >= n : p > n) {
-        return "padding (" + sides[i][0] + ") must be " + (m === "reflect" ? "<" : "<=") + " the input " +
-          sides[i][1] + "=" + n + " in " + m + " mode, got " + p + (m === "reflect" ?
-          " (the mirror image of the input is only n - 1 pixels long)" : " (the input may wrap around only once)");
-      }
+  var axes = [["W", "width", "left, right", w], ["H", "height", "top, bottom", h]];  // cb.pad2d's order
+  for (var i = 0; i < 2 && (m === "reflect" || m === "circular"); i++) {
+    var a = axes[i], where = "padding (" + a[2] + ") on an input of " + a[1] + " " + a[0] + "=" + a[3] + ": ";
+    if (m === "reflect" && p >= a[3]) {
+      return where + "reflect padding must be < the input " + a[1] + " " + a[0] +
+        " (the mirror image of the input is only n - 1 pixels long)";
+    }
+    if (m === "circular" && p > a[3]) {
+      return where + "circular padding must be <= the " + a[1] + " " + a[0] + " left after cropping (" +
+        a[3] + "); the input may wrap around only once";
     }
   }
-  if (k > h + 2 * p || k > w + 2 * p) {
-    return "kernel_size (" + k + ", " + k + ") is larger than the padded input (" + (h + 2 * p) + ", " +
-      (w + 2 * p) + "); kernel_size must be at most H + 2*padding and W + 2*padding";
+  var own = m === "pool" ? p : 0;  // after cb.pad2d, the pool pads nothing
+  for (i = 1; i >= 0; i--) {       // cb.pool2d checks the height, then the width
+    var n = axes[i][3] + 2 * (p - own), tooBig = st.ceil ? cnnbook.poolSize(n, k, st.stride, own, true) < 1
+      : n + 2 * own - k < 0;
+    if (tooBig) {
+      return "kernel_size: the window covers dilation*(kernel_size-1)+1 = " + k + " pixels, more than the " +
+        "padded input has (" + (n + 2 * own) + " = n " + n + " + padding " + 2 * own + ", axis " + axes[i][0] + ")";
+    }
   }
   return null;
 };
