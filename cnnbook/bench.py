@@ -177,7 +177,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'run':<22} {'epochs':>6} {'images/s':>10} {'train s':>9} {'time to 99.0%':>14} {'final acc %':>12}"]
     for r in rows:
         t99 = f"{r['time_to_99']:.2f} s" if r["time_to_99"] is not None else "not reached"
-        lines.append(f"{r['run']:<22} {r['epochs']:>6g} {r['images_per_s']:>10,.0f} {r['train_seconds']:>9.2f} "
+        lines.append(f"{r['run']:<22} {r['epochs']:>6.3g} {r['images_per_s']:>10,.0f} {r['train_seconds']:>9.2f} "
                      f"{t99:>14} {r['final_acc']:>12.2f}")
     return "\n".join(lines)
 
