@@ -1,88 +1,132 @@
 """Ablations: train one network several times, each time with one ingredient changed, and tabulate.
 
-The AlexNet chapter asks which of the 2012 paper's ideas matter on CIFAR-10::
+The AlexNet chapter asks which of the 2012 paper's ideas matter::
 
-    rows = run_ablation(ALEXNET_ABLATIONS, train, test, epochs=10, augment=aug, base={"width": 0.5})
-    print(format_ablation(rows))
+    rows = run_ablation(ALEXNET_ABLATIONS, train, test, val=val, epochs=20, augment=aug,
+                        base={"width": 0.125}, seeds=(0, 1, 2))
+    ablation_table(rows)          # a table: train and test accuracy, the gap, the spread over seeds
 
-Each :class:`Variant` names the keyword arguments it changes in :class:`~cnnbook.models.AlexNetCIFAR`
-(and whether it trains with the augmentation); everything else -- data, epochs, optimiser, seed --
-is shared, so the rows differ by exactly one choice.
+Each :class:`Variant` names what it changes: keyword arguments of
+:class:`~cnnbook.models.AlexNetCIFAR`, whether it trains with the augmentation, or keyword
+arguments of :func:`cnnbook.fit` (the paper's optimiser). Everything else -- data, epochs, seeds --
+is shared, so the rows differ by one choice. Every variant is trained once per seed; the train and
+test accuracies of the finished network are measured once per run, on the images as they are.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from .data import as_dataset
 from .models import AlexNetCIFAR
-from .train import fit
+from .tables import Table
+from .train import History, evaluate, fit
 
-__all__ = ["Variant", "AblationRow", "ALEXNET_ABLATIONS", "run_ablation", "format_ablation"]
+__all__ = ["Variant", "Run", "AblationRow", "ALEXNET_ABLATIONS", "PAPER_RECIPE", "paper_sgd",
+           "run_ablation", "ablation_table"]
+
+
+def paper_sgd(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    """The 2012 paper's optimiser: SGD with momentum 0.9 (not Nesterov), weight decay 0.0005 and
+    learning rate 0.01 (AlexNet chapter). The paper trained with batches of 128 and divided the
+    rate by 10 by hand when the validation error stopped improving; :data:`PAPER_RECIPE` keeps
+    the rate constant."""
+    return torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+
+PAPER_RECIPE: dict[str, Any] = {"optimizer": paper_sgd, "schedule": "constant", "batch_size": 128,
+                                "label_smoothing": 0.0}
+"""Keyword arguments of :func:`cnnbook.fit` for the paper's recipe: :func:`paper_sgd`, a constant
+learning rate, batches of 128, no label smoothing."""
 
 
 @dataclass(frozen=True)
 class Variant:
     """One configuration of the ablation: ``name`` (shown in the table), ``model`` (keyword
-    arguments for the model, e.g. ``{"activation": "tanh"}``) and ``augment`` (train with the
-    augmentation or without it)."""
+    arguments for the model, e.g. ``{"activation": "tanh"}``), ``augment`` (train with the
+    augmentation or without it) and ``fit`` (keyword arguments for :func:`cnnbook.fit` that replace
+    the shared ones, e.g. :data:`PAPER_RECIPE`)."""
 
     name: str
     model: dict[str, Any] = field(default_factory=dict)
     augment: bool = True
+    fit: dict[str, Any] = field(default_factory=dict)
 
 
 ALEXNET_ABLATIONS: tuple[Variant, ...] = (
-    Variant("AlexNetCIFAR (all of the paper's choices)"),
+    Variant("AlexNetCIFAR (the paper's layers, our recipe)"),
     Variant("tanh instead of ReLU", {"activation": "tanh"}),
     Variant("no local response normalisation", {"lrn": False}),
     Variant("plain 2x2 pooling instead of overlapping 3x3", {"overlap_pool": False}),
     Variant("no dropout", {"dropout": 0.0}),
     Variant("no data augmentation", augment=False),
     Variant("BatchNorm added (2015, not in the paper)", {"batchnorm": True}),
+    Variant("the paper's optimiser (SGD, momentum 0.9, weight decay 5e-4)", fit=PAPER_RECIPE),
 )
 """The chapter's ablation: the baseline first, then one change per row."""
 
 
 @dataclass
+class Run:
+    """One training run: its ``seed``; the finished network's accuracy (percent) on the training
+    images (as they are: no augmentation, dropout off), on the validation images (``nan`` without
+    them) and on the test images; the training seconds (evaluation excluded) and the History."""
+
+    seed: int
+    train_acc: float
+    val_acc: float
+    test_acc: float
+    seconds: float
+    history: History = field(repr=False)
+
+
+@dataclass
 class AblationRow:
-    """The result of one variant: final test and train accuracy (percent), training seconds
-    (evaluation excluded), parameter count, and the full :class:`~cnnbook.train.History`."""
+    """One variant: its ``name``, parameter count and one :class:`Run` per seed. The accuracies are
+    means over the runs; ``gap`` is the mean of train minus test accuracy (points)."""
 
     name: str
-    test_acc: float
-    train_acc: float
-    seconds: float
     parameters: int
-    history: Any = field(repr=False, default=None)
+    runs: list[Run]
+
+    def _mean(self, values: list[float]) -> float:
+        return statistics.fmean(values) if values else math.nan
+
+    @property
+    def train_acc(self) -> float:
+        return self._mean([r.train_acc for r in self.runs])
+
+    @property
+    def val_acc(self) -> float:
+        return self._mean([r.val_acc for r in self.runs])
+
+    @property
+    def test_acc(self) -> float:
+        return self._mean([r.test_acc for r in self.runs])
+
+    @property
+    def gap(self) -> float:
+        return self._mean([r.train_acc - r.test_acc for r in self.runs])
+
+    @property
+    def test_range(self) -> tuple[float, float]:
+        """The lowest and highest test accuracy over the seeds."""
+        accs = [r.test_acc for r in self.runs]
+        return (min(accs), max(accs)) if accs else (math.nan, math.nan)
+
+    @property
+    def seconds(self) -> float:
+        return self._mean([r.seconds for r in self.runs])
 
 
-def run_ablation(
-    variants: Sequence[Variant],
-    train: Any,
-    test: Any,
-    *,
-    epochs: int | float,
-    augment: Callable[[Tensor], Tensor] | None = None,
-    base: dict[str, Any] | None = None,
-    model_fn: Callable[..., nn.Module] = AlexNetCIFAR,
-    seed: int = 0,
-    **fit_kwargs: Any,
-) -> list[AblationRow]:
-    """Train ``model_fn(**base, **variant.model)`` for every variant with :func:`cnnbook.fit`.
-
-    ``train``/``test``: anything :func:`cnnbook.fit` accepts (ImageDataset, (images, labels) with
-    images (N, 3, 32, 32)). ``augment`` (a batch transform (B, C, H, W) -> (B, C, H, W)) is applied
-    to the training batches of the variants with ``augment=True`` and never to the test data.
-    ``epochs`` may be fractional, as in :func:`cnnbook.fit`. Every variant starts from the same
-    seed. Further keyword arguments (``batch_size``, ``lr``,
-    ``optimizer``, ...) go to :func:`cnnbook.fit`. Returns one :class:`AblationRow` per variant,
-    in order.
-    """
+def _check(variants: Sequence[Variant], base: object, epochs: object, test: object,
+           seeds: object) -> tuple[int, ...]:
     if isinstance(variants, Variant) or not all(isinstance(v, Variant) for v in variants):
         raise TypeError("variants must be a sequence of Variant")
     if not variants:
@@ -94,36 +138,83 @@ def run_ablation(
         raise ValueError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
     if test is None:
         raise ValueError("test must be given: the ablation compares test accuracies")
+    if isinstance(seeds, (int, str)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"seeds must be a sequence of ints, e.g. (0, 1, 2), got {seeds!r}")
+    seeds = tuple(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
+    return seeds
+
+
+def run_ablation(
+    variants: Sequence[Variant],
+    train: Any,
+    test: Any,
+    *,
+    epochs: int | float,
+    val: Any = None,
+    augment: Callable[[Tensor], Tensor] | None = None,
+    base: dict[str, Any] | None = None,
+    model_fn: Callable[..., nn.Module] = AlexNetCIFAR,
+    seeds: Sequence[int] = (0,),
+    curves: bool = False,
+    **fit_kwargs: Any,
+) -> list[AblationRow]:
+    """Train ``model_fn(**base, **variant.model)`` once per seed for every variant with :func:`cnnbook.fit`.
+
+    ``train``/``val``/``test``: anything :func:`cnnbook.fit` accepts (ImageDataset, (images, labels)
+    with images (N, C, H, W)). ``val`` (optional) and ``test`` are evaluated once per run, when
+    training is over; with ``curves=True`` ``fit`` also reports ``val`` after every epoch (the
+    curves to tune on, in each run's History; it costs an evaluation per epoch). ``augment`` (a
+    batch transform (B, C, H, W) -> (B, C, H, W)) is applied to the training batches of the
+    variants with ``augment=True``, never to the images that are evaluated. ``epochs`` may be
+    fractional, as in :func:`cnnbook.fit`. Further keyword arguments (``batch_size``, ``lr``, ...)
+    go to :func:`cnnbook.fit`; a variant's ``fit`` replaces them. Returns one :class:`AblationRow`
+    per variant, in order (AlexNet chapter).
+    """
+    seeds = _check(variants, base, epochs, test, seeds)
     fit_kwargs.setdefault("progress", False)
+    clean_train = as_dataset(train)
     rows = []
     for v in variants:
-        torch.manual_seed(seed)
-        model = model_fn(**{**(base or {}), **v.model})
-        history = fit(model, train, test, epochs=epochs, augment=augment if v.augment else None,
-                      seed=seed, **fit_kwargs)
-        rows.append(AblationRow(
-            name=v.name,
-            test_acc=history.test_acc[-1],
-            train_acc=history.train_acc[-1],
-            seconds=history.train_seconds,
-            parameters=sum(p.numel() for p in model.parameters()),
-            history=history,
-        ))
+        runs, parameters = [], 0
+        for seed in seeds:
+            torch.manual_seed(seed)
+            model = model_fn(**{**(base or {}), **v.model})
+            parameters = sum(p.numel() for p in model.parameters())
+            history = fit(model, train, val if curves else None, epochs=epochs, augment=augment if v.augment else None,
+                          seed=seed, **{**fit_kwargs, **v.fit})
+            runs.append(Run(seed=seed, train_acc=evaluate(model, clean_train)[1],
+                            val_acc=evaluate(model, val)[1] if val is not None else math.nan,
+                            test_acc=evaluate(model, test)[1], seconds=history.train_seconds,
+                            history=history))
+        rows.append(AblationRow(v.name, parameters, runs))
     return rows
 
 
-def format_ablation(rows: Sequence[AblationRow], *, baseline: int = 0) -> str:
-    """A Markdown table of ``rows``: test and train accuracy, the change in test accuracy against
-    ``rows[baseline]`` (percentage points), training seconds and parameters."""
+def _points(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:+.1f}"
+
+
+def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
+    """A table of ``rows`` (shown as a real table in a notebook and on the site): mean train and
+    test accuracy (percent), the test accuracy's range over the seeds, the gap (train minus test),
+    the change in mean test accuracy against ``rows[baseline]`` (points), training seconds per
+    run and parameters (AlexNet chapter)."""
     if not rows:
         raise ValueError("rows must contain at least one AblationRow, got none")
     if not 0 <= baseline < len(rows):
         raise ValueError(f"baseline must be an index into rows (0 to {len(rows) - 1}), got {baseline}")
     ref = rows[baseline].test_acc
-    lines = ["| configuration | test acc. (%) | vs. baseline (points) | train acc. (%) | train time (s) | parameters |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    seeds = {len(r.runs) for r in rows}
+    spread = "test range" if seeds != {1} else "seeds"
+    header = ["configuration", "train acc. (%)", "test acc. (%)", spread, "gap (points)",
+              "vs. baseline (points)", "train time (s)", "parameters"]
+    body = []
     for i, r in enumerate(rows):
-        delta = "baseline" if i == baseline else ("n/a" if math.isnan(r.test_acc) else f"{r.test_acc - ref:+.1f}")
-        lines.append(f"| {r.name} | {r.test_acc:.1f} | {delta} | {r.train_acc:.1f} | {r.seconds:.1f} "
-                     f"| {r.parameters:,} |")
-    return "\n".join(lines)
+        lo, hi = r.test_range
+        body.append([r.name, f"{r.train_acc:.1f}", f"{r.test_acc:.1f}",
+                     f"{lo:.1f}-{hi:.1f}" if len(r.runs) > 1 else "1",
+                     f"{r.gap:.1f}", "baseline" if i == baseline else _points(r.test_acc - ref),
+                     f"{r.seconds:.1f}", f"{r.parameters:,}"])
+    return Table(header, body)

@@ -145,7 +145,7 @@ class AlexNet(nn.Module):
 
 
 class AlexNetCIFAR(nn.Module):
-    """AlexNet's ingredients sized for CIFAR-10: (N, 3, 32, 32) -> (N, num_classes) logits.
+    """AlexNet's ingredients sized for CIFAR-10: (N, in_channels, 32, 32) -> (N, num_classes) logits.
 
     conv1 64@5x5 -> act -> LRN -> pool -> conv2 192@5x5 -> act -> LRN -> pool -> conv3 384@3x3
     -> act -> conv4 256@3x3 -> act -> conv5 256@3x3 -> act -> pool -> dropout -> fc 1024 -> act
@@ -169,20 +169,30 @@ class AlexNetCIFAR(nn.Module):
     * ``batchnorm=True`` adds BatchNorm2d after each convolution, before the activation. It is
       not in the paper (it came in 2015) and is off by default; it makes training faster and
       less sensitive to the learning rate, and makes LRN nearly redundant.
-    * ``dropout`` as in the paper (0.5) before the two hidden fully connected layers.
+    * ``dropout`` as in the paper (0.5) before the two hidden fully connected layers. PyTorch's
+      dropout is "inverted": it scales the kept units by 1 / (1 - p) during training and does
+      nothing at test time; the paper instead multiplied the outputs by 1 - p at test time. Both
+      give the next layer the same expected input in training and at test time.
+    * ``in_channels`` (default 3, colour) lets it read grey images padded to 32x32, such as
+      MNIST's digits: the AlexNet chapter measures on them when CIFAR-10 cannot be downloaded.
 
-    Weights start from He initialisation (normal, scaled for the activation; biases zero), not
-    PyTorch's default: the default shrinks the signal from layer to layer, LRN shrinks it further,
-    and the network without BatchNorm then sits at chance level for hundreds of steps.
+    Weights start from He (Kaiming) initialisation: normal with standard deviation
+    ``gain / sqrt(fan_in)``, the gain of the activation (sqrt(2) for ReLU, 5/3 for tanh); biases
+    zero. PyTorch's default would shrink the signal from layer to layer, LRN shrinks it further,
+    and the network without BatchNorm then sits at chance level for hundreds of steps. The paper
+    itself drew every weight from a normal distribution with standard deviation 0.01 and set some
+    biases to 1 (AlexNet chapter).
     """
 
-    input_size = (3, 32, 32)
+    input_size: tuple[int, int, int] = (3, 32, 32)
 
     def __init__(self, num_classes: int = 10, *, activation: str = "relu", lrn: bool = True,
                  overlap_pool: bool = True, dropout: float = 0.5, batchnorm: bool = False,
-                 width: float = 1.0) -> None:
+                 width: float = 1.0, in_channels: int = 3) -> None:
         super().__init__()
         _check_classes(num_classes, dropout)
+        check_int("in_channels", in_channels, low=1)
+        self.input_size = (in_channels, 32, 32)
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
         if activation not in acts:
             raise ValueError(f"activation must be one of {tuple(acts)}, got {activation!r}")
@@ -206,7 +216,7 @@ class AlexNetCIFAR(nn.Module):
             return nn.MaxPool2d(kernel_size=2, stride=2)
 
         self.features = nn.Sequential(
-            *conv(3, c1, 5, norm=True),  # 32
+            *conv(in_channels, c1, 5, norm=True),  # 32
             pool(),  # 32 -> 16
             *conv(c1, c2, 5, norm=True),
             pool(),  # 16 -> 8
@@ -231,12 +241,15 @@ class AlexNetCIFAR(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, 32, 32) -> (N, num_classes) logits."""
+        """(N, in_channels, 32, 32) -> (N, num_classes) logits."""
         _check_tensor(x, "AlexNetCIFAR")
         if x.dim() != 4 or tuple(x.shape[1:]) != self.input_size:
+            c = self.input_size[0]
             raise ValueError(
-                f"AlexNetCIFAR needs inputs of shape (N, 3, 32, 32), got {tuple(x.shape)}; "
-                f"resize the images to 32 x 32, or use AlexNet for 224 x 224 images"
+                f"AlexNetCIFAR needs inputs of shape (N, {c}, 32, 32), got {tuple(x.shape)}; "
+                f"resize the images to 32 x 32 (pad MNIST's 28 x 28 digits by 2), build it with "
+                f"in_channels={x.shape[1] if x.dim() == 4 else c} for other channel counts, or use "
+                f"AlexNet for 224 x 224 images"
             )
         x = self.features(x)
         x = torch.flatten(x, 1)
