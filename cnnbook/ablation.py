@@ -29,7 +29,7 @@ from .tables import Table
 from .train import History, evaluate, fit
 
 __all__ = ["Variant", "Run", "AblationRow", "ALEXNET_ABLATIONS", "PAPER_RECIPE", "paper_sgd",
-           "run_ablation", "ablation_table"]
+           "run_ablation", "ablation_table", "clear_of"]
 
 
 def paper_sgd(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -76,7 +76,8 @@ ALEXNET_ABLATIONS: tuple[Variant, ...] = (
 class Run:
     """One training run: its ``seed``; the finished network's accuracy (percent) on the training
     images (as they are: no augmentation, dropout off), on the validation images (``nan`` without
-    them) and on the test images; the training seconds (evaluation excluded) and the History."""
+    them) and on the test images; the training seconds (evaluation excluded), the History and,
+    for the first seed of each variant, the trained ``model`` (``None`` for the others)."""
 
     seed: int
     train_acc: float
@@ -84,6 +85,7 @@ class Run:
     test_acc: float
     seconds: float
     history: History = field(repr=False)
+    model: nn.Module | None = field(repr=False, default=None)
 
 
 @dataclass
@@ -164,8 +166,9 @@ def run_ablation(
 
     ``train``/``val``/``test``: anything :func:`cnnbook.fit` accepts (ImageDataset, (images, labels)
     with images (N, C, H, W)). ``val`` (optional) and ``test`` are evaluated once per run, when
-    training is over; with ``curves=True`` ``fit`` also reports ``val`` after every epoch (the
-    curves to tune on, in each run's History; it costs an evaluation per epoch). ``augment`` (a
+    training is over; with ``curves=True`` ``fit`` also reports ``val`` after every epoch of each
+    variant's first seed (the curve to tune on, in that run's History; it costs an evaluation per
+    epoch). ``augment`` (a
     batch transform (B, C, H, W) -> (B, C, H, W)) is applied to the training batches of the
     variants with ``augment=True``, never to the images that are evaluated. ``epochs`` may be
     fractional, as in :func:`cnnbook.fit`. Further keyword arguments (``batch_size``, ``lr``, ...)
@@ -178,16 +181,16 @@ def run_ablation(
     rows = []
     for v in variants:
         runs, parameters = [], 0
-        for seed in seeds:
+        for i, seed in enumerate(seeds):
             torch.manual_seed(seed)
             model = model_fn(**{**(base or {}), **v.model})
             parameters = sum(p.numel() for p in model.parameters())
-            history = fit(model, train, val if curves else None, epochs=epochs, augment=augment if v.augment else None,
-                          seed=seed, **{**fit_kwargs, **v.fit})
+            history = fit(model, train, val if curves and i == 0 else None, epochs=epochs,
+                          augment=augment if v.augment else None, seed=seed, **{**fit_kwargs, **v.fit})
             runs.append(Run(seed=seed, train_acc=evaluate(model, clean_train)[1],
                             val_acc=evaluate(model, val)[1] if val is not None else math.nan,
                             test_acc=evaluate(model, test)[1], seconds=history.train_seconds,
-                            history=history))
+                            history=history, model=model if i == 0 else None))
         rows.append(AblationRow(v.name, parameters, runs))
     return rows
 
@@ -196,11 +199,27 @@ def _points(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:+.1f}"
 
 
+def clear_of(row: AblationRow, other: AblationRow) -> bool:
+    """Whether the test accuracies of ``row`` over its seeds all lie above, or all below, those of
+    ``other``: the ranges do not overlap (AlexNet chapter)."""
+    lo, hi = row.test_range
+    olo, ohi = other.test_range
+    return hi < olo or lo > ohi
+
+
+def _clear(row: AblationRow, base: AblationRow) -> str:
+    if len(row.runs) < 2 or len(base.runs) < 2:
+        return "-"
+    return "yes" if clear_of(row, base) else "no"
+
+
 def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
     """A table of ``rows`` (shown as a real table in a notebook and on the site): mean train and
     test accuracy (percent), the test accuracy's range over the seeds, the gap (train minus test),
-    the change in mean test accuracy against ``rows[baseline]`` (points), training seconds per
-    run and parameters (AlexNet chapter)."""
+    the change in mean test accuracy against ``rows[baseline]`` (points), whether the row's range
+    lies clear of the baseline's (``yes``: no seed of one reached the other; ``no``: the ranges
+    overlap, so the seeds do not tell the two apart; ``-`` with a single seed), training seconds
+    per run and parameters (AlexNet chapter)."""
     if not rows:
         raise ValueError("rows must contain at least one AblationRow, got none")
     if not 0 <= baseline < len(rows):
@@ -209,12 +228,13 @@ def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
     seeds = {len(r.runs) for r in rows}
     spread = "test range" if seeds != {1} else "seeds"
     header = ["configuration", "train acc. (%)", "test acc. (%)", spread, "gap (points)",
-              "vs. baseline (points)", "train time (s)", "parameters"]
+              "vs. baseline (points)", "clear of baseline", "train time (s)", "parameters"]
     body = []
     for i, r in enumerate(rows):
         lo, hi = r.test_range
         body.append([r.name, f"{r.train_acc:.1f}", f"{r.test_acc:.1f}",
                      f"{lo:.1f}-{hi:.1f}" if len(r.runs) > 1 else "1",
                      f"{r.gap:.1f}", "baseline" if i == baseline else _points(r.test_acc - ref),
+                     "" if i == baseline else _clear(r, rows[baseline]),
                      f"{r.seconds:.1f}", f"{r.parameters:,}"])
     return Table(header, body)

@@ -1,11 +1,22 @@
-"""cnnbook.ablation: one training run per variant, rows in order, one change per row, a Markdown table."""
+"""cnnbook.ablation: one run per variant and seed, train/val/test measured once per run, a real table."""
 import math
 
 import pytest
 import torch
 
-from cnnbook.ablation import ALEXNET_ABLATIONS, AblationRow, Variant, format_ablation, run_ablation
+from cnnbook.ablation import (
+    ALEXNET_ABLATIONS,
+    PAPER_RECIPE,
+    AblationRow,
+    Run,
+    Variant,
+    ablation_table,
+    clear_of,
+    paper_sgd,
+    run_ablation,
+)
 from cnnbook.models import AlexNetCIFAR
+from cnnbook.train import History
 
 
 @pytest.fixture(scope="module")
@@ -18,18 +29,27 @@ def tiny_data():
 
 def test_the_chapter_variants_change_one_thing_each():
     base, *others = ALEXNET_ABLATIONS
-    assert base.model == {} and base.augment
+    assert base.model == {} and base.augment and base.fit == {}
     for v in others:
-        changes = len(v.model) + (not v.augment)
+        changes = len(v.model) + (not v.augment) + bool(v.fit)
         assert changes == 1, f"{v.name} changes {changes} things"
         AlexNetCIFAR(width=0.0625, **v.model)  # every option exists in the model
     assert len({v.name for v in ALEXNET_ABLATIONS}) == len(ALEXNET_ABLATIONS)
+    assert any(v.fit is PAPER_RECIPE for v in ALEXNET_ABLATIONS)
 
 
-def test_run_ablation_trains_each_variant_with_its_settings(tiny_data):
+def test_paper_sgd_is_the_papers_optimiser():
+    opt = paper_sgd([torch.nn.Parameter(torch.zeros(2))])
+    group = opt.param_groups[0]
+    assert isinstance(opt, torch.optim.SGD)
+    assert (group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]) == (0.01, 0.9, 5e-4, False)
+    assert PAPER_RECIPE["batch_size"] == 128 and PAPER_RECIPE["schedule"] == "constant"
+
+
+def test_run_ablation_trains_each_variant_once_per_seed(tiny_data):
     torch.set_num_threads(1)
     train, test = tiny_data
-    built, augmented = [], []
+    built, augmented, made = [], [], []
 
     def model_fn(**kw):
         built.append(kw)
@@ -39,47 +59,76 @@ def test_run_ablation_trains_each_variant_with_its_settings(tiny_data):
         augmented.append(x.shape[0])
         return x
 
-    variants = [Variant("base"), Variant("tanh", {"activation": "tanh"}), Variant("plain", augment=False)]
-    rows = run_ablation(variants, train, test, epochs=1, batch_size=4, augment=augment,
-                        base={"width": 0.0625}, model_fn=model_fn)
-    assert [r.name for r in rows] == ["base", "tanh", "plain"]
-    assert built == [{"width": 0.0625}, {"width": 0.0625, "activation": "tanh"}, {"width": 0.0625}]
-    assert sum(augmented) == 2 * 32  # two augmented variants, one epoch of 32 images each; never the test set
+    def sgd(params):
+        made.append(1)
+        return paper_sgd(params)
+
+    variants = [Variant("base"), Variant("tanh", {"activation": "tanh"}), Variant("plain", augment=False),
+                Variant("sgd", fit={"optimizer": sgd, "schedule": "constant"})]
+    rows = run_ablation(variants, train, test, val=test, epochs=1, batch_size=4, augment=augment,
+                        base={"width": 0.0625}, model_fn=model_fn, seeds=(0, 1))
+    assert [r.name for r in rows] == ["base", "tanh", "plain", "sgd"]
+    assert built == [{"width": 0.0625}] * 2 + [{"width": 0.0625, "activation": "tanh"}] * 2 + [{"width": 0.0625}] * 4
+    assert sum(augmented) == 3 * 2 * 32  # three augmented variants, two seeds, one epoch of 32 images
+    assert len(made) == 2  # the variant's optimiser replaced the shared one, once per seed
     for r in rows:
-        assert isinstance(r, AblationRow) and 0 <= r.test_acc <= 100 and r.seconds > 0
+        assert isinstance(r, AblationRow) and [run.seed for run in r.runs] == [0, 1]
         assert r.parameters == sum(p.numel() for p in AlexNetCIFAR(width=0.0625).parameters())
-        assert len(r.history) == 1 and r.test_acc == r.history.test_acc[-1]
+        for run in r.runs:
+            assert 0 <= run.train_acc <= 100 and 0 <= run.test_acc <= 100 and run.seconds > 0
+            assert run.val_acc == run.test_acc  # val and test are the same images here
+            assert len(run.history) == 1 and math.isnan(run.history.test_acc[-1])  # no curves asked for
+        assert r.runs[0].model is not None and r.runs[1].model is None
+        assert r.test_acc == pytest.approx(sum(run.test_acc for run in r.runs) / 2)
+        assert r.gap == pytest.approx(sum(run.train_acc - run.test_acc for run in r.runs) / 2)
+
+
+def test_curves_record_validation_for_the_first_seed(tiny_data):
+    torch.set_num_threads(1)
+    train, test = tiny_data
+    row = run_ablation([Variant("a")], train, test, val=test, epochs=2, batch_size=8,
+                       base={"width": 0.0625}, seeds=(0, 1), curves=True)[0]
+    first, second = row.runs
+    assert len(first.history.test_acc) == 2 and not math.isnan(first.history.test_acc[-1])
+    assert math.isnan(second.history.test_acc[-1])
+    assert first.history.test_acc[-1] == pytest.approx(first.val_acc)
 
 
 def test_same_seed_same_result(tiny_data):
     torch.set_num_threads(1)
     train, test = tiny_data
     kw = dict(epochs=1, batch_size=4, base={"width": 0.0625})
-    a = run_ablation([Variant("a")], train, test, **kw)[0]
-    b = run_ablation([Variant("a")], train, test, **kw)[0]
-    assert a.history.train_loss == b.history.train_loss
+    a = run_ablation([Variant("a")], train, test, **kw)[0].runs[0]
+    b = run_ablation([Variant("a")], train, test, **kw)[0].runs[0]
+    assert a.history.train_loss == b.history.train_loss and a.test_acc == b.test_acc
 
 
-def test_fractional_epochs_are_passed_to_fit(tiny_data):
-    torch.set_num_threads(1)
-    train, test = tiny_data
-    row = run_ablation([Variant("half")], train, test, epochs=0.5, batch_size=4, base={"width": 0.0625})[0]
-    h = row.history
-    assert len(h) == 1 and h.seconds[0] > 0
-    # half of the 32 training images: 4 of the epoch's 8 batches of 4 (a whole epoch would be 32)
-    assert round(h.images_per_s[0] * h.seconds[0]) == 16 and h.epochs_done == 0.5
+def _row(name, tests, trains=None, params=1000):
+    trains = trains or [100.0] * len(tests)
+    runs = [Run(seed=i, train_acc=tr, val_acc=math.nan, test_acc=te, seconds=10.0 + i, history=History())
+            for i, (tr, te) in enumerate(zip(trains, tests))]
+    return AblationRow(name, params, runs)
 
 
-def test_format_ablation_shows_differences_to_the_baseline():
-    rows = [AblationRow("base", 80.0, 90.0, 10.0, 1000), AblationRow("other", 77.5, 95.0, 12.0, 2000)]
-    text = format_ablation(rows)
-    lines = text.splitlines()
-    assert lines[0].startswith("| configuration") and len(lines) == 4
-    assert "| base | 80.0 | baseline |" in lines[2]
-    assert "| other | 77.5 | -2.5 | 95.0 | 12.0 | 2,000 |" == lines[3]
-    assert "+2.5" in format_ablation(rows, baseline=1).splitlines()[2]
-    nan_row = AblationRow("broken", math.nan, math.nan, 1.0, 1)
-    assert "n/a" in format_ablation(rows + [nan_row])
+def test_clear_of_compares_ranges():
+    base = _row("base", [80.0, 81.0, 82.0])
+    assert clear_of(_row("low", [70.0, 75.0, 79.9]), base)
+    assert clear_of(_row("high", [82.5, 83.0, 90.0]), base)
+    assert not clear_of(_row("overlap", [79.0, 80.5, 83.0]), base)
+
+
+def test_ablation_table_shows_means_ranges_gaps_and_differences():
+    rows = [_row("base", [80.0, 82.0], [90.0, 90.0]), _row("other", [77.0, 78.0], [95.0, 97.0], params=2000)]
+    table = ablation_table(rows)
+    assert table.header[0] == "configuration" and len(table.rows) == 2
+    assert table.rows[0][:7] == ["base", "90.0", "81.0", "80.0-82.0", "9.0", "baseline", ""]
+    assert table.rows[1] == ["other", "96.0", "77.5", "77.0-78.0", "18.5", "-3.5", "yes", "10.5", "2,000"]
+    assert "<table" in table._repr_html_() and "77.0-78.0" in table._repr_html_()
+    assert ablation_table(rows, baseline=1).rows[0][5] == "+3.5"
+    single = ablation_table([_row("a", [50.0]), _row("b", [60.0])])
+    assert single.header[3] == "seeds" and single.rows[1][6] == "-"
+    nan_row = _row("broken", [math.nan])
+    assert "n/a" in ablation_table(rows + [nan_row]).rows[2]
 
 
 def test_bad_arguments_name_the_parameter(tiny_data):
@@ -88,17 +137,18 @@ def test_bad_arguments_name_the_parameter(tiny_data):
         run_ablation([], train, test, epochs=1)
     with pytest.raises(TypeError, match="variants"):
         run_ablation(Variant("x"), train, test, epochs=1)
-    with pytest.raises(ValueError, match="epochs"):
-        run_ablation([Variant("x")], train, test, epochs=0)
-    with pytest.raises(ValueError, match="epochs"):
-        run_ablation([Variant("x")], train, test, epochs=float("nan"))
-    with pytest.raises(ValueError, match="epochs"):
-        run_ablation([Variant("x")], train, test, epochs=True)
+    for bad in (0, float("nan"), True):
+        with pytest.raises(ValueError, match="epochs"):
+            run_ablation([Variant("x")], train, test, epochs=bad)
     with pytest.raises(ValueError, match="test"):
         run_ablation([Variant("x")], train, None, epochs=1)
     with pytest.raises(TypeError, match="base"):
         run_ablation([Variant("x")], train, test, epochs=1, base=[("width", 1)])
+    with pytest.raises(TypeError, match="seeds"):
+        run_ablation([Variant("x")], train, test, epochs=1, seeds=3)
+    with pytest.raises(ValueError, match="seeds"):
+        run_ablation([Variant("x")], train, test, epochs=1, seeds=())
     with pytest.raises(ValueError, match="baseline"):
-        format_ablation([AblationRow("a", 1, 1, 1, 1)], baseline=3)
+        ablation_table([_row("a", [1.0])], baseline=3)
     with pytest.raises(ValueError, match="rows"):
-        format_ablation([])
+        ablation_table([])

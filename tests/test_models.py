@@ -402,3 +402,14 @@ def test_alexnet_cifar_starts_from_he_initialisation():
     fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
     assert abs(conv.weight.std().item() - (2 / fan_in) ** 0.5) < 0.1 * (2 / fan_in) ** 0.5
     assert all(m.bias.abs().max() == 0 for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+
+
+def test_alexnet_cifar_reads_grey_images_with_in_channels():
+    grey = AlexNetCIFAR(width=0.0625, in_channels=1)
+    assert grey.input_size == (1, 32, 32) and grey.features[0].in_channels == 1
+    with torch.no_grad():
+        assert grey.eval()(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match=r"in_channels=3"):
+        grey(torch.zeros(2, 3, 32, 32))
+    with pytest.raises(ValueError, match="in_channels"):
+        AlexNetCIFAR(in_channels=0)
