@@ -19,6 +19,7 @@ from cnnbook.models import (
     c3_connection_table,
     min_input_size,
 )
+from cnnbook.models.alexnet import PaperLRN
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -114,7 +115,7 @@ def test_alexnet_cifar_options_change_the_network():
         return [type(m) for m in AlexNetCIFAR(width=0.25, **kwargs).modules()]
 
     assert nn.BatchNorm2d in kinds(batchnorm=True) and nn.BatchNorm2d not in kinds()
-    assert nn.LocalResponseNorm in kinds() and nn.LocalResponseNorm not in kinds(lrn=False)
+    assert PaperLRN in kinds() and PaperLRN not in kinds(lrn=False)
     assert nn.Tanh in kinds(activation="tanh") and nn.ReLU not in kinds(activation="tanh")
     pools = [m for m in AlexNetCIFAR(width=0.25).modules() if isinstance(m, nn.MaxPool2d)]
     assert len(pools) == 3 and all(p.kernel_size > p.stride for p in pools)
@@ -413,3 +414,16 @@ def test_alexnet_cifar_reads_grey_images_with_in_channels():
         grey(torch.zeros(2, 3, 32, 32))
     with pytest.raises(ValueError, match="in_channels"):
         AlexNetCIFAR(in_channels=0)
+
+
+def test_paper_lrn_is_pytorchs_lrn():
+    ours, theirs = PaperLRN(5, alpha=5e-4, beta=0.75, k=2.0), nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
+    for channels in (1, 3, 8, 24):
+        x = (torch.randn(2, channels, 6, 6) * 20).requires_grad_()
+        y_ours, y_theirs = ours(x), theirs(x)
+        assert torch.allclose(y_ours, y_theirs, rtol=1e-5, atol=1e-6)
+        g_ours, = torch.autograd.grad(y_ours.square().sum(), x)
+        g_theirs, = torch.autograd.grad(y_theirs.square().sum(), x)
+        assert torch.allclose(g_ours, g_theirs, rtol=1e-4, atol=1e-5)
+    assert all(isinstance(m, PaperLRN) for m in AlexNetCIFAR(width=0.0625).modules()
+               if isinstance(m, nn.LocalResponseNorm))

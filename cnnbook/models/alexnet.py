@@ -13,7 +13,25 @@ from torch import nn
 
 from .._checks import check_float, check_int
 
-__all__ = ["AlexNet", "AlexNetCIFAR", "min_input_size"]
+__all__ = ["AlexNet", "AlexNetCIFAR", "PaperLRN", "min_input_size"]
+
+
+class PaperLRN(nn.LocalResponseNorm):
+    """``nn.LocalResponseNorm``, same formula and result, computed faster (AlexNet chapter).
+
+    b_c = a_c / (k + alpha / n * sum of a_c'^2 over the n channels around c)^beta, the sum cut at
+    the first and last channel. PyTorch sums the squares with a 3-d average pool, which is several
+    times slower than the rest of a small network on a CPU; adding n shifted copies of the squares
+    gives the same sum. (N, C, H, W) -> (N, C, H, W).
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        n, c = self.size, input.shape[1]
+        squares = nn.functional.pad(input * input, (0, 0, 0, 0, n // 2, (n - 1) // 2))
+        window = squares[:, 0:c]
+        for i in range(1, n):
+            window = window + squares[:, i:i + c]
+        return input * (self.k + self.alpha / n * window) ** -self.beta
 
 
 def _paper_lrn() -> nn.LocalResponseNorm:
@@ -22,7 +40,7 @@ def _paper_lrn() -> nn.LocalResponseNorm:
     The paper divides by (k + alpha * sum of squares)^beta; PyTorch divides by
     (k + alpha / n * sum of squares)^beta, so the paper's alpha becomes n * 1e-4 here.
     """
-    return nn.LocalResponseNorm(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0)
+    return PaperLRN(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0)
 
 
 def _side(v: int | tuple[int, ...]) -> int:
