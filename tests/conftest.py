@@ -2,6 +2,7 @@
 import os
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -20,3 +21,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if any("CUDA GPU" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
             item.add_marker(pytest.mark.cuda)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (the site and explorer checks share it)."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+    from test_site import CHROMIUM, FLAGS
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make chromium` installs Debian's package"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()

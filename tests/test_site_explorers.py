@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_site import CHROMIUM, FLAGS
 
 import cnnbook as cb
 
@@ -30,17 +29,6 @@ def page_with(kind: str) -> Path:
     pages = [p for p in sorted(Path(str(SITE)).rglob("*.html")) if marker in p.read_text(errors="replace")]
     assert pages, f"no page of {SITE} holds a {kind} explorer"
     return pages[0]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: `make chromium` installs Debian's package"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield b
-        b.close()
 
 
 def open_explorer(browser, kind: str, width: int = 1000):
