@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import as_device, check_float, check_int, eval_mode, model_device
-from .data import ImageDataset, as_dataset, translate
+from .data import as_dataset, translate
 
 __all__ = ["shift_images", "add_noise", "prepare", "accuracy_vs_noise", "accuracy_vs_shift"]
 
@@ -70,16 +70,6 @@ def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None =
     return (x + sigma * z).clamp_(0, 1)
 
 
-def _dataset(data: object) -> ImageDataset:
-    """``data`` as an ImageDataset (the conversion :func:`cnnbook.fit` uses), errors naming ``data``."""
-    try:
-        return as_dataset(data)
-    except TypeError as err:
-        raise TypeError(f"data: {err}") from None
-    except ValueError as err:
-        raise ValueError(f"data: {err}") from None
-
-
 def prepare(model: nn.Module, x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """Pixel images (N, C, h, w) in [0, 1] -> what ``model`` takes: normalised, padded to its input size.
 
@@ -106,7 +96,7 @@ def _accuracy_under(model: nn.Module, data: object, disturb: Callable[[torch.Ten
     so a pass sees about ``batch_size`` images whatever the number of settings.
     """
     check_int("batch_size", batch_size, low=1)
-    ds = _dataset(data)
+    ds = as_dataset(data, name="data")
     images, labels = ds.images, ds.labels
     device = model_device(model) if device is None else as_device(device)
     chunk = max(1, batch_size // n_settings)

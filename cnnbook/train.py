@@ -27,7 +27,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -216,21 +216,9 @@ def _check_epochs(epochs: object) -> None:
         raise ValueError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
 
 
-def _dataset(name: str, data: object) -> ImageDataset:
-    """``data`` as an ImageDataset, with errors that name the parameter."""
-    if isinstance(data, ImageDataset):
-        return data
-    try:
-        return as_dataset(data)
-    except TypeError as err:
-        raise TypeError(f"{name}: {err}") from None
-    except ValueError as err:
-        raise ValueError(f"{name}: {err}") from None
-
-
 def _eval_loader(data: object, name: str, batch_size: int, device: torch.device) -> DeviceLoader:
     """A loader over ``data`` in its order, no augmentation (an augmenting DeviceLoader is unwrapped)."""
-    return DeviceLoader(_dataset(name, data), batch_size, device=device)
+    return DeviceLoader(as_dataset(data, name=name), batch_size, device=device)
 
 
 @torch.inference_mode()
@@ -241,16 +229,23 @@ def _evaluate_loader(model: nn.Module, loader: DeviceLoader, dtype: torch.dtype 
     loss_sum = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev, dtype=torch.long)
     n = 0
+    for out, y in _outputs(model, loader, dtype, channels_last):
+        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+        correct += (out.argmax(1) == y).sum()
+        n += y.shape[0]
+    return loss_sum.item() / n, 100.0 * correct.item() / n
+
+
+def _outputs(model: nn.Module, loader: DeviceLoader, dtype: torch.dtype | None,
+             channels_last: bool) -> Iterator[tuple[Tensor, Tensor]]:
+    """(model outputs, labels) for each batch of ``loader``, in eval mode (mode restored after)."""
     with eval_mode(model):
         for x, y in loader:
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(dev, dtype):
+            with _autocast(loader.device, dtype):
                 out = model(x)
-            loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
-            correct += (out.argmax(1) == y).sum()
-            n += y.shape[0]
-    return loss_sum.item() / n, 100.0 * correct.item() / n
+            yield out, y
 
 
 def _num_outputs(model: nn.Module, loader: DeviceLoader, channels_last: bool) -> int:
@@ -406,7 +401,7 @@ def _loaders(train: object, test: object, *, batch_size: int | None, augment: Ca
     if isinstance(train, DeviceLoader):
         loader = train
     else:
-        data = _dataset("train", train)
+        data = as_dataset(train, name="train")
         size = batch_size if batch_size is not None else default_batch_size(len(data))
         if world.active and size % world.size:
             raise ValueError(f"batch_size must be divisible by the number of processes ({world.size}), got {size}")
@@ -715,12 +710,7 @@ def predict(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor,
     dtype = amp_dtype(dev, True)
     probs: list[Tensor] = []
     labels: list[Tensor] = []
-    with eval_mode(model):
-        for x, y in loader:
-            if cl:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(dev, dtype):
-                out = model(x)
-            probs.append(out.float().softmax(1))
-            labels.append(y)
+    for out, y in _outputs(model, loader, dtype, cl):
+        probs.append(out.float().softmax(1))
+        labels.append(y)
     return torch.cat(probs).cpu(), torch.cat(labels).cpu()

@@ -139,14 +139,26 @@ def describe(x: object) -> str:
 
 
 
-def as_dataset(data: object) -> ImageDataset:
+def as_dataset(data: object, *, name: str | None = None) -> ImageDataset:
     """An :class:`ImageDataset` from ``data``: an ImageDataset (returned as it is), a DeviceLoader
     (its dataset), or an ``(images, labels)`` pair of tensors or numpy arrays.
 
     images: (N, H, W) or (N, C, H, W). uint8 images (0..255) get their own per-channel mean/std;
     float images are taken as already normalised: kept as float32 with mean 0 and std 1, so the
     loader passes them through unchanged. labels: N integers 0..K-1; classes become "0".."K-1".
+    ``name``, the caller's parameter (e.g. ``"train"``), starts every error message when given.
     """
+    if name is None:
+        return _as_dataset(data)
+    try:
+        return _as_dataset(data)
+    except TypeError as err:
+        raise TypeError(f"{name}: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+
+
+def _as_dataset(data: object) -> ImageDataset:
     if isinstance(data, ImageDataset):
         return data
     if isinstance(getattr(data, "dataset", None), ImageDataset):  # a DeviceLoader
