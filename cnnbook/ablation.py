@@ -215,7 +215,8 @@ def _clear(row: AblationRow, base: AblationRow) -> str:
 
 def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
     """A table of ``rows`` (shown as a real table in a notebook and on the site): mean train and
-    test accuracy (percent), the test accuracy's range over the seeds, the gap (train minus test),
+    test accuracy (percent), the test accuracy's range over the seeds (two decimals, so that a
+    spread under a tenth of a point shows), the gap (train minus test),
     the change in mean test accuracy against ``rows[baseline]`` (points), whether the row's range
     lies clear of the baseline's (``yes``: no seed of one reached the other; ``no``: the ranges
     overlap, so the seeds do not tell the two apart; ``-`` with a single seed), training seconds
@@ -233,7 +234,7 @@ def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
     for i, r in enumerate(rows):
         lo, hi = r.test_range
         body.append([r.name, f"{r.train_acc:.1f}", f"{r.test_acc:.1f}",
-                     f"{lo:.1f}-{hi:.1f}" if len(r.runs) > 1 else "1",
+                     f"{lo:.2f}-{hi:.2f}" if len(r.runs) > 1 else "1",
                      f"{r.gap:.1f}", "baseline" if i == baseline else _points(r.test_acc - ref),
                      "" if i == baseline else _clear(r, rows[baseline]),
                      f"{r.seconds:.1f}", f"{r.parameters:,}"])

@@ -219,20 +219,19 @@ def strict() -> bool:
     return os.environ.get("CNNBOOK_STRICT", "").strip() not in ("", "0")
 
 
-def claim(condition: object, message: str) -> bool:
-    """Check a statement the prose makes about this run's numbers; return whether it holds.
+def claim(condition: object, message: str) -> None:
+    """Check a statement the prose makes about this run's numbers.
 
     ``message`` says what the text assumes, e.g. ``"max pooling keeps more agreement than average
     pooling"``. When it does not hold, the book's build and the tests (``CNNBOOK_STRICT=1``) stop
     with :class:`ClaimError`; a reader who changed a setting gets a :class:`ClaimWarning` instead,
-    and the chapter runs on.
+    and the chapter runs on. It returns nothing, so a claim that ends a cell prints nothing.
     """
     if not isinstance(message, str) or not message:
         raise TypeError(f"message must be a non-empty str, got {message!r}")
     if condition:
-        return True
+        return
     if strict():
         raise ClaimError(f"the text assumes {message}, but this run does not bear it out")
     warnings.warn(f"The text above assumes {message}; your run does not bear it out "
                   "(expected when you change a setting or the budget).", ClaimWarning, stacklevel=2)
-    return False

@@ -121,9 +121,9 @@ def test_ablation_table_shows_means_ranges_gaps_and_differences():
     rows = [_row("base", [80.0, 82.0], [90.0, 90.0]), _row("other", [77.0, 78.0], [95.0, 97.0], params=2000)]
     table = ablation_table(rows)
     assert table.header[0] == "configuration" and len(table.rows) == 2
-    assert table.rows[0][:7] == ["base", "90.0", "81.0", "80.0-82.0", "9.0", "baseline", ""]
-    assert table.rows[1] == ["other", "96.0", "77.5", "77.0-78.0", "18.5", "-3.5", "yes", "10.5", "2,000"]
-    assert "<table" in table._repr_html_() and "77.0-78.0" in table._repr_html_()
+    assert table.rows[0][:7] == ["base", "90.0", "81.0", "80.00-82.00", "9.0", "baseline", ""]
+    assert table.rows[1] == ["other", "96.0", "77.5", "77.00-78.00", "18.5", "-3.5", "yes", "10.5", "2,000"]
+    assert "<table" in table._repr_html_() and "77.00-78.00" in table._repr_html_()
     assert ablation_table(rows, baseline=1).rows[0][5] == "+3.5"
     single = ablation_table([_row("a", [50.0]), _row("b", [60.0])])
     assert single.header[3] == "seeds" and single.rows[1][6] == "-"

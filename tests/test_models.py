@@ -66,6 +66,20 @@ def test_lenet5_layer_arithmetic():
     assert model.features(torch.randn(1, 1, 28, 28)).shape == (1, 16, 4, 4)
 
 
+def test_lenet5_reads_colour_32x32_images():
+    # the PyTorch tutorial's CIFAR-10 network: 16 maps of 5x5 -> 400 -> 120 -> 84 -> 10
+    model = LeNet5(in_channels=3, size=32)
+    assert model.input_size == (3, 32, 32)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert model.features(torch.randn(1, 3, 32, 32)).shape == (1, 16, 5, 5)
+    assert n_params(model) == (3 * 6 * 25 + 6) + (6 * 16 * 25 + 16) + (400 * 120 + 120) + (
+        120 * 84 + 84) + (84 * 10 + 10)
+    with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
+        model(torch.randn(2, 1, 32, 32))
+    with pytest.raises(TypeError, match="size"):
+        LeNet5(size=32.0)
+
+
 @pytest.mark.parametrize("output", ["linear", "rbf"])
 def test_lenet5_classic_shapes(output):
     model = LeNet5Classic(output)
@@ -230,6 +244,8 @@ def test_min_input_size_formula():
         (lambda: LeNet5(num_classes=0), "num_classes"),
         (lambda: LeNet5(activation="gelu"), "activation"),
         (lambda: LeNet5(pool="min"), "pool"),
+        (lambda: LeNet5(in_channels=0), "in_channels"),
+        (lambda: LeNet5(size=12), "size"),
         (lambda: LeNet5Classic(output="softmax"), "output"),
         (lambda: AlexNet(groups=3), "groups"),
         (lambda: AlexNet(dropout=1.0), "dropout"),

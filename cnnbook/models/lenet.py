@@ -57,14 +57,22 @@ class LeNet5(nn.Module):
     variants for comparison: ``LeNet5(activation="sigmoid", pool="avg")`` is the design of the
     1990s with the modern shapes. The parameter count does not depend on them.
 
-    Input (N, 1, 28, 28) float -> output (N, num_classes) logits.
+    ``in_channels`` and ``size`` (default 1 and 28) let the same layers read other square images:
+    ``LeNet5(in_channels=3, size=32)`` takes CIFAR-10's colour images (16 maps of 5x5, 400 numbers,
+    before the first fully connected layer), the network of PyTorch's CIFAR-10 tutorial. The AlexNet
+    chapter trains it on the images AlexNetCIFAR learns from.
+
+    Input (N, in_channels, size, size) float -> output (N, num_classes) logits.
     """
 
-    input_size = (1, 28, 28)
-
-    def __init__(self, num_classes: int = 10, *, activation: str = "relu", pool: str = "max") -> None:
+    def __init__(self, num_classes: int = 10, *, activation: str = "relu", pool: str = "max",
+                 in_channels: int = 1, size: int = 28) -> None:
         super().__init__()
         _check_classes(num_classes)
+        check_int("in_channels", in_channels, low=1)
+        check_int("size", size, low=16)
+        self.input_size = (in_channels, size, size)
+        side = ((size - 4) // 2 - 4) // 2  # the side of the maps after the second pool
         acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
         pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
         if activation not in acts:
@@ -72,8 +80,8 @@ class LeNet5(nn.Module):
         if pool not in pools:
             raise ValueError(f"pool must be one of {tuple(pools)}, got {pool!r}")
         Act, Pool = acts[activation], pools[pool]
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5),  # 28 -> 24
+        self.features = nn.Sequential(  # map sides for a 28x28 input:
+            nn.Conv2d(in_channels, 6, kernel_size=5),  # 28 -> 24
             Act(),
             Pool(kernel_size=2),  # 24 -> 12
             nn.Conv2d(6, 16, kernel_size=5),  # 12 -> 8
@@ -81,7 +89,7 @@ class LeNet5(nn.Module):
             Pool(kernel_size=2),  # 8 -> 4
         )
         self.classifier = nn.Sequential(
-            nn.Linear(16 * 4 * 4, 120),
+            nn.Linear(16 * side * side, 120),
             Act(),
             nn.Linear(120, 84),
             Act(),
@@ -89,7 +97,7 @@ class LeNet5(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, 28, 28) -> (N, num_classes) logits."""
+        """(N, in_channels, size, size) -> (N, num_classes) logits."""
         _check_input(
             x, "LeNet5", self.input_size,
             "pad or resize the images (LeNet5Classic takes 32x32), or see nn.AdaptiveAvgPool2d",
