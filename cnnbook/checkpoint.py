@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import pickletools
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,37 @@ def _fsync_folder(folder: Path) -> None:
 # ----------------------------------------------------------------------------- loading
 
 
+def _asked_for(path: Path) -> str | None:
+    """What a raw (not zip) pickle of protocol 2 or later asks the unpickler to import, read op by
+    op without running anything: a name such as ``builtins.exec``, ``""`` for an import whose name
+    is not a plain string, ``None`` when it asks for none or is no such pickle. (torch's safe
+    reader stops at protocol 4's frames before it sees the import.)"""
+    if zipfile.is_zipfile(path):
+        return None
+    strings: list[str] = []  # the strings pushed so far, and those fetched back from the memo
+    memo: dict[int, str] = {}
+    try:
+        with open(path, "rb") as f:
+            for i, (op, arg, _) in enumerate(pickletools.genops(f)):
+                if i == 0 and op.name != "PROTO":  # random bytes are seldom a pickle's start
+                    return None
+                if op.name in ("GLOBAL", "INST"):  # arg: "module name"
+                    return str(arg).replace(" ", ".")
+                if op.name == "STACK_GLOBAL":  # module and name: the last two strings
+                    return ".".join(strings[-2:]) if len(strings) >= 2 else ""
+                if isinstance(arg, str) and "UNICODE" in op.name:
+                    strings.append(arg)
+                elif op.name == "MEMOIZE":
+                    memo[len(memo)] = strings[-1] if strings else ""
+                elif op.name in ("PUT", "BINPUT", "LONG_BINPUT") and strings:
+                    memo[int(arg)] = strings[-1]
+                elif op.name in ("GET", "BINGET", "LONG_BINGET") and int(arg) in memo:
+                    strings.append(memo[int(arg)])
+    except Exception:  # noqa: BLE001 -- not a pickle, or a damaged one: it asks for nothing
+        return None
+    return None
+
+
 def _read(path: Path, map_location: Any) -> dict:
     """torch.load with weights_only=True; every failure becomes a CheckpointError."""
     if not path.is_file():
@@ -135,10 +168,11 @@ def _read(path: Path, map_location: Any) -> dict:
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL\s+([\w.]+)", str(err))
         operand = re.search(r"Unsupported operand (\d+)", str(err))
-        if found is None and (operand is None or int(operand.group(1)) not in _IMPORTS):
+        asked = found.group(1) if found else _asked_for(path)
+        if asked is None and (operand is None or int(operand.group(1)) not in _IMPORTS):
             raise CheckpointError(path, "the file is truncated, damaged or not a PyTorch checkpoint "
                                   "(its pickle cannot be read)", "delete it to start the run afresh") from None
-        what = f"{found.group(1)}, " if found else ""
+        what = f"{asked}, " if asked else ""
         raise CheckpointError(path, f"refusing to load it: it asks for {what}something other than tensors "
                               f"and plain data, the way a pickle runs code",
                               "a cnnbook checkpoint never does; do not use this file") from None
