@@ -149,9 +149,9 @@ def _asked_for(path: Path) -> str | None:
                 elif op.name == "MEMOIZE":
                     memo[len(memo)] = strings[-1] if strings else ""
                 elif op.name in ("PUT", "BINPUT", "LONG_BINPUT") and strings:
-                    memo[int(arg)] = strings[-1]
-                elif op.name in ("GET", "BINGET", "LONG_BINGET") and int(arg) in memo:
-                    strings.append(memo[int(arg)])
+                    memo[int(str(arg))] = strings[-1]
+                elif op.name in ("GET", "BINGET", "LONG_BINGET") and int(str(arg)) in memo:
+                    strings.append(memo[int(str(arg))])
     except Exception:  # noqa: BLE001 -- not a pickle, or a damaged one: it asks for nothing
         return None
     return None
