@@ -65,21 +65,14 @@ class LeNet5(nn.Module):
     Input (N, in_channels, size, size) float -> output (N, num_classes) logits.
     """
 
-    def __init__(self, num_classes: int = 10, *, activation: str = "relu", pool: str = "max",
-                 in_channels: int = 1, size: int = 28) -> None:
+    def __init__(self, num_classes: int = 10, *, activation: str = "relu",
+                 pool: str = "max", in_channels: int = 1,
+                 size: int = 28) -> None:
         super().__init__()
-        _check_classes(num_classes)
-        check_int("in_channels", in_channels, low=1)
-        check_int("size", size, low=16)
+        Act, Pool = _lenet5_parts(num_classes, activation, pool,
+                                  in_channels, size)
         self.input_size = (in_channels, size, size)
-        side = ((size - 4) // 2 - 4) // 2  # the side of the maps after the second pool
-        acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
-        pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-        if activation not in acts:
-            raise ValueError(f"activation must be one of {tuple(acts)}, got {activation!r}")
-        if pool not in pools:
-            raise ValueError(f"pool must be one of {tuple(pools)}, got {pool!r}")
-        Act, Pool = acts[activation], pools[pool]
+        side = ((size - 4) // 2 - 4) // 2  # 4 at 28x28, 5 at 32x32
         self.features = nn.Sequential(  # map sides for a 28x28 input:
             nn.Conv2d(in_channels, 6, kernel_size=5),  # 28 -> 24
             Act(),
@@ -98,14 +91,29 @@ class LeNet5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, size, size) -> (N, num_classes) logits."""
-        _check_input(
-            x, "LeNet5", self.input_size,
-            "pad or resize the images (LeNet5Classic takes 32x32), or see nn.AdaptiveAvgPool2d",
-        )
+        _check_input(x, "LeNet5", self.input_size, _LENET5_HINT)
         x = self.features(x)
         x = torch.flatten(x, 1)
         x = self.classifier(x)
         return x
+
+
+_LENET5_HINT = "pad or resize the images (LeNet5Classic takes 32x32), or see nn.AdaptiveAvgPool2d"
+
+
+def _lenet5_parts(num_classes: int, activation: str, pool: str, in_channels: int,
+                  size: int) -> tuple[type[nn.Module], type[nn.Module]]:
+    """Check LeNet5's arguments; return its activation and pooling classes."""
+    _check_classes(num_classes)
+    check_int("in_channels", in_channels, low=1)
+    check_int("size", size, low=16)
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+    pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+    if activation not in acts:
+        raise ValueError(f"activation must be one of {tuple(acts)}, got {activation!r}")
+    if pool not in pools:
+        raise ValueError(f"pool must be one of {tuple(pools)}, got {pool!r}")
+    return acts[activation], pools[pool]
 
 
 # --------------------------------------------------------------------------------------------------
