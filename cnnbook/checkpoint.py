@@ -135,6 +135,8 @@ def _asked_for(path: Path) -> str | None:
         return None
     strings: list[str] = []  # the strings pushed so far, and those fetched back from the memo
     memo: dict[int, str] = {}
+    memoized = 0  # MEMOIZE numbers its entries 0, 1, 2, ...
+    top: str | None = None  # the string on top of the stack, if the top is one
     try:
         with open(path, "rb") as f:
             for i, (op, arg, _) in enumerate(pickletools.genops(f)):
@@ -146,12 +148,17 @@ def _asked_for(path: Path) -> str | None:
                     return ".".join(strings[-2:]) if len(strings) >= 2 else ""
                 if isinstance(arg, str) and "UNICODE" in op.name:
                     strings.append(arg)
-                elif op.name == "MEMOIZE":
-                    memo[len(memo)] = strings[-1] if strings else ""
-                elif op.name in ("PUT", "BINPUT", "LONG_BINPUT") and strings:
-                    memo[int(str(arg))] = strings[-1]
-                elif op.name in ("GET", "BINGET", "LONG_BINGET") and int(str(arg)) in memo:
-                    strings.append(memo[int(str(arg))])
+                    top = arg
+                elif op.name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                    index = memoized if op.name == "MEMOIZE" else int(str(arg))
+                    memoized += op.name == "MEMOIZE"
+                    if top is not None:
+                        memo[index] = top
+                elif op.name in ("GET", "BINGET", "LONG_BINGET"):
+                    top = memo.get(int(str(arg)))
+                    strings += [top] if top is not None else []
+                else:
+                    top = None
     except Exception:  # noqa: BLE001 -- not a pickle, or a damaged one: it asks for nothing
         return None
     return None
