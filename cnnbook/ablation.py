@@ -228,8 +228,9 @@ def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
     ref = rows[baseline].test_acc
     seeds = {len(r.runs) for r in rows}
     spread = "test range" if seeds != {1} else "seeds"
-    header = ["configuration", "train acc. (%)", "test acc. (%)", spread, "gap (points)",
-              "vs. baseline (points)", "clear of baseline", "train time (s)", "parameters"]
+    # short headers, so that nine columns fit a page: accuracies in %, differences in points
+    header = ["configuration", "train (%)", "test (%)", spread, "gap", "vs. baseline",
+              "clear of baseline", "s per run", "parameters"]
     body = []
     for i, r in enumerate(rows):
         lo, hi = r.test_range
