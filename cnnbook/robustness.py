@@ -47,8 +47,9 @@ def shift_images(x: torch.Tensor, dx: int = 0, dy: int = 0) -> torch.Tensor:
     dx, dy = check_int("dx", dx), check_int("dy", dy)
     batch = x if x.dim() == 4 else x.unsqueeze(0)
     n = batch.shape[0]
-    shifts = torch.tensor([dx, dy], device=x.device).view(2, 1).expand(2, n)
-    out = translate(batch, shifts[0], shifts[1], fill=0.0)  # the shift random_shift draws from
+    # torch.full builds the shifts on the device: no host-to-device copy, no wait on the GPU
+    shift_x, shift_y = (torch.full((n,), v, device=x.device) for v in (dx, dy))
+    out = translate(batch, shift_x, shift_y, fill=0.0)  # the shift random_shift draws from
     return out if x.dim() == 4 else out[0]
 
 
