@@ -23,8 +23,9 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .data import as_dataset
+from .data import DeviceLoader, as_dataset
 from .models import AlexNetCIFAR
+from .summary import count_params
 from .tables import Table
 from .train import History, evaluate, fit
 
@@ -177,15 +178,19 @@ def run_ablation(
     """
     seeds = _check(variants, base, epochs, test, seeds)
     fit_kwargs.setdefault("progress", False)
-    clean_train = as_dataset(train)
+    # converted once, before any training: a bad set fails at once, named, and no run redoes it
+    clean_train = as_dataset(train, name="train")
+    test = as_dataset(test, name="test")
+    val = as_dataset(val, name="val") if val is not None else None
+    fit_train = train if isinstance(train, DeviceLoader) else clean_train  # a loader keeps its batches
     rows = []
     for v in variants:
         runs, parameters = [], 0
         for i, seed in enumerate(seeds):
             torch.manual_seed(seed)
             model = model_fn(**{**(base or {}), **v.model})
-            parameters = sum(p.numel() for p in model.parameters())
-            history = fit(model, train, val if curves and i == 0 else None, epochs=epochs,
+            parameters = count_params(model, trainable_only=False)
+            history = fit(model, fit_train, val if curves and i == 0 else None, epochs=epochs,
                           augment=augment if v.augment else None, seed=seed, **{**fit_kwargs, **v.fit})
             runs.append(Run(seed=seed, train_acc=evaluate(model, clean_train)[1],
                             val_acc=evaluate(model, val)[1] if val is not None else math.nan,
