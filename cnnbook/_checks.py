@@ -18,7 +18,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["check_int", "check_float", "int_pair", "as_device", "model_device", "eval_mode", "sync"]
+__all__ = ["check_int", "check_float", "check_flag", "check_model", "int_pair", "as_device", "model_device",
+           "eval_mode", "sync"]
 
 
 def _is_int(value: object) -> bool:
@@ -47,6 +48,20 @@ def check_int(name: str, value: object, *, low: int | None = None, high: int | N
     if (low is not None and v < low) or (high is not None and v > high):
         raise ValueError(f"{name} must be an int {_range_text(low, high)}, got {v}")
     return v
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` if it is True or False; TypeError naming ``name`` otherwise (1 and 0 are refused)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_model(model: object) -> nn.Module:
+    """``model`` if it is a torch.nn.Module; TypeError otherwise."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
 
 
 def check_float(name: str, value: object, *, low: float | None = None, high: float | None = None,

@@ -18,7 +18,7 @@ from typing import NamedTuple, Union
 
 import torch
 
-from ._checks import check_float, check_int, int_pair
+from ._checks import check_flag, check_float, check_int, int_pair
 
 PAD_MODES = ("constant", "zeros", "reflect", "replicate", "circular")
 PADDING_WORDS = ("same", "valid")
@@ -218,8 +218,7 @@ def conv_axes(n: Size, kernel_size: Size, stride: Size = 1, padding: Size | str 
 
     Arguments as in :func:`conv_output_size`. Taught in the chapter *Padding and stride*.
     """
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    check_flag("ceil_mode", ceil_mode)
     ns, ks = int_pair("n", n, low=1), int_pair("kernel_size", kernel_size, low=1)
     ss, ds = int_pair("stride", stride, low=1), int_pair("dilation", dilation, low=1)
     sides = _padding_sides(padding, ks, ss, ds, stride)

@@ -21,7 +21,7 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_int, int_pair
+from ._checks import check_flag, check_int, int_pair
 from .padding import ConvAxis, conv_axes, conv_output_size
 
 MODES = ("max", "min", "avg")
@@ -39,12 +39,6 @@ def _check_tensor(x: object) -> Tensor:
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}; convert it with x.float()")
     return x
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _pool_axes(x: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
@@ -171,9 +165,9 @@ def pool2d(
     x = _check_tensor(x)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    ceil_mode = _check_flag("ceil_mode", ceil_mode)
-    count_include_pad = _check_flag("count_include_pad", count_include_pad)
-    return_indices = _check_flag("return_indices", return_indices)
+    ceil_mode = check_flag("ceil_mode", ceil_mode)
+    count_include_pad = check_flag("count_include_pad", count_include_pad)
+    return_indices = check_flag("return_indices", return_indices)
     if divisor_override is not None:
         divisor_override = check_int("divisor_override", divisor_override, low=1)
     if mode == "avg" and (int_pair("dilation", dilation, low=1) != (1, 1) or return_indices):

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ._checks import eval_mode, model_device
+from ._checks import check_model, eval_mode, model_device
 
 __all__ = ["LayerRow", "count_params", "count_macs", "layer_table", "format_table"]
 
@@ -29,11 +29,6 @@ class LayerRow:
     output_shape: tuple[int, ...]
     params: int
     macs: int
-
-
-def _check_model(model: nn.Module) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
 def _example(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
@@ -54,7 +49,7 @@ def _example(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
 
 def count_params(model: nn.Module, trainable_only: bool = True) -> int:
     """The number of parameters of ``model`` (only those with ``requires_grad`` by default)."""
-    _check_model(model)
+    check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -63,7 +58,7 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
     Measured with FlopCounterMode (convolutions and matrix products; FLOPs / 2), in eval mode.
     """
-    _check_model(model)
+    check_model(model)
     x = _example(model, input_shape)
     with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x)
@@ -79,7 +74,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow
     non-leaf modules themselves, and work done outside leaf modules (e.g. ``torch.flatten`` in
     ``forward``), have no row.
     """
-    _check_model(model)
+    check_model(model)
     x = _example(model, input_shape)
     rows: list[LayerRow] = []
     seen: set[int] = set()

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import distributed as dist_
-from ._checks import as_device, check_float, check_int, eval_mode, model_device, sync
+from ._checks import as_device, check_float, check_int, check_model, eval_mode, model_device, sync
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .data import DeviceLoader, ImageDataset, as_dataset
 from .runtime import device as default_device
@@ -203,11 +203,6 @@ def _grad_scaler(enabled: bool) -> Any:
     return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
-def _check_model(model: object) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-
-
 def _check_epochs(epochs: object) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, (int, float)):
         raise TypeError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
@@ -363,7 +358,7 @@ def _check_fit_arguments(*, model: object, epochs: object, batch_size: object, l
                          seed: object, target_acc: object, eval_batch_size: object, resume: bool,
                          checkpoint: object, test: object) -> None:
     """fit's argument checks: TypeError for a wrong type, ValueError for a value out of range."""
-    _check_model(model)
+    check_model(model)
     _check_epochs(epochs)
     if batch_size is not None:
         check_int("batch_size", batch_size, low=1)
@@ -677,7 +672,7 @@ def evaluate(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor
     ``(images, labels)`` pair; batches x (B, C, H, W) -> logits (B, K). ``device``: default the
     device of the model's parameters (the model is moved there). Mixed precision on CUDA.
     """
-    _check_model(model)
+    check_model(model)
     check_int("batch_size", batch_size, low=1)
     dev = as_device(device) if device is not None else model_device(model)
     model.to(dev)
@@ -701,7 +696,7 @@ def predict(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor,
     Returns ``(probs, labels)`` on the CPU: probs float32 (N, K) (softmax of the logits, rows sum
     to 1), labels int64 (N,). ``probs.argmax(1)`` against ``labels`` gives a confusion matrix.
     """
-    _check_model(model)
+    check_model(model)
     check_int("batch_size", batch_size, low=1)
     dev = as_device(device) if device is not None else model_device(model)
     model.to(dev)

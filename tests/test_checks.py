@@ -31,6 +31,20 @@ def test_check_float():
         _checks.check_float("p", float("nan"), low=0, high=1)
 
 
+@pytest.mark.parametrize("bad", [1, 0, "yes", None])
+def test_check_flag_takes_only_true_or_false(bad):
+    assert _checks.check_flag("ceil_mode", True) is True
+    with pytest.raises(TypeError, match="ceil_mode must be True or False"):
+        _checks.check_flag("ceil_mode", bad)
+
+
+def test_check_model():
+    net = nn.Linear(2, 2)
+    assert _checks.check_model(net) is net
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got function"):
+        _checks.check_model(lambda x: x)
+
+
 def test_int_pair():
     assert _checks.int_pair("stride", 2) == (2, 2)
     assert _checks.int_pair("stride", (1, 3), low=1) == (1, 3)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import torch
 
-from .._checks import check_int
+from .._checks import check_flag, check_int
 from ..padding import PAD_MODES
 from ..pooling import MODES
 from .html import Explorer, b64_floats
@@ -71,8 +71,7 @@ def pooling_explorer(images: Mapping[str, torch.Tensor], *, kernel_size: int = 2
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if pad_mode not in PAD_CHOICES:
         raise ValueError(f"pad_mode must be one of {PAD_CHOICES}, got {pad_mode!r}")
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    check_flag("ceil_mode", ceil_mode)
     settings = {"image": 0, "mode": mode, "padMode": pad_mode, "ceil": ceil_mode,
                 "kernel": check_int("kernel_size", kernel_size, low=1, high=8),
                 "stride": check_int("stride", stride, low=1, high=8),
