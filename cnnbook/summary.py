@@ -8,6 +8,7 @@ normalisation -- is not counted; it is small next to the convolutions and linear
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ._checks import check_model, eval_mode, model_device
 
-__all__ = ["LayerRow", "count_params", "count_macs", "layer_table", "format_table"]
+__all__ = ["LayerRow", "count_params", "count_macs", "layer_table", "layer_cells", "format_table"]
 
 
 @dataclass
@@ -105,13 +106,23 @@ def _shape(shape: tuple[int, ...]) -> str:
     return " x ".join(str(n) for n in shape) if shape else "-"
 
 
-def format_table(rows: list[LayerRow]) -> str:
-    """The rows as a plain-text table with a total line, numbers with thousands separators."""
+Line = tuple[str, str, str, str, str]
+
+
+def layer_cells(rows: Sequence[LayerRow]) -> tuple[Line, list[Line], Line]:
+    """The header, one line per row and the total line of a table of ``rows``, as strings (numbers
+    with thousands separators): what :func:`format_table` and :func:`cnnbook.layers_table` show."""
     if not all(isinstance(r, LayerRow) for r in rows):
         raise TypeError("rows must be a list of LayerRow, as returned by layer_table")
     header = ("layer", "type", "output", "parameters", "multiply-adds")
     body = [(r.name, r.kind, _shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}") for r in rows]
     total = ("total", "", "", f"{sum(r.params for r in rows):,}", f"{sum(r.macs for r in rows):,}")
+    return header, body, total
+
+
+def format_table(rows: list[LayerRow]) -> str:
+    """The rows as a plain-text table with a total line, numbers with thousands separators."""
+    header, body, total = layer_cells(rows)
     widths = [max(len(line[i]) for line in [header, *body, total]) for i in range(5)]
 
     def fmt(line: tuple[str, ...]) -> str:

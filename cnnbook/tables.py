@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from .summary import LayerRow
+from .summary import LayerRow, layer_cells
 
 __all__ = ["Table", "layers_table", "table"]
 
@@ -71,16 +71,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]], *,
     return Table(header, rows, align=align)
 
 
-def _shape(shape: tuple[int, ...]) -> str:
-    return " x ".join(str(n) for n in shape) if shape else "-"
-
-
 def layers_table(rows: Sequence[LayerRow]) -> Table:
     """:func:`cnnbook.layer_table`'s rows as a :class:`Table`, with a total row (LeNet-5 chapter)."""
-    if not all(isinstance(r, LayerRow) for r in rows):
-        raise TypeError("rows must be a list of LayerRow, as returned by layer_table")
-    body: list[list[object]] = [[r.name, r.kind, _shape(r.output_shape), f"{r.params:,}",
-                                 f"{r.macs:,}"] for r in rows]
-    body.append(["total", "", "", f"{sum(r.params for r in rows):,}",
-                 f"{sum(r.macs for r in rows):,}"])
-    return Table(["layer", "type", "output", "parameters", "multiply-adds"], body, align="lllrr")
+    header, body, total = layer_cells(rows)
+    return Table(header, [*body, total], align="lllrr")
