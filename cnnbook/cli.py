@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from . import distributed
+from .bench import add_arguments, bench_command  # the bench's options live with the bench
 from .data import ImageDataset, pad_images
 from .recipes import RECIPES, choose_device, load_data
 from .runtime import hardware
@@ -195,7 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=train_command)
 
-    from .bench import add_arguments, bench_command  # the bench's options live with the bench
 
     b = sub.add_parser("bench", help="the usual PyTorch loop against cnnbook's, on MNIST and LeNet-5")
     add_arguments(b)

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from .data import ImageDataset, compose, load_cifar10, load_mnist, random_crop, random_flip, random_shift
+from .models import AlexNetCIFAR, LeNet5, LeNet5Classic
 from .runtime import device as default_device
 
 __all__ = ["FAST", "LONG", "GPU_FAST", "SHORT_RUN", "Recipe", "RECIPES", "QUICK_SIZE", "load_data",
@@ -46,24 +47,6 @@ QUICK_SIZE = {"mnist": (2000, 500), "cifar10": (256, 128)}
 def no_augment() -> None:
     """No augmentation (a :attr:`Recipe.make_augment` that makes none)."""
     return None
-
-
-def _lenet5() -> nn.Module:
-    from .models import LeNet5
-
-    return LeNet5()
-
-
-def _lenet5_classic() -> nn.Module:
-    from .models import LeNet5Classic
-
-    return LeNet5Classic()
-
-
-def _alexnet_cifar() -> nn.Module:
-    from .models import AlexNetCIFAR
-
-    return AlexNetCIFAR()
 
 
 def _mnist_shift() -> Callable[[torch.Tensor], torch.Tensor]:
@@ -106,9 +89,9 @@ _MNIST: dict[str, Any] = {"epochs": LONG["epochs"], "batch_size": LONG["batch_si
                           "short": {"batch_size": FAST["batch_size"], "lr": FAST["lr"],
                                     "make_augment": no_augment}}
 RECIPES: dict[str, Recipe] = {
-    "lenet5": Recipe(_lenet5, "mnist", **_MNIST),
-    "lenet5-classic": Recipe(_lenet5_classic, "mnist", pad=2, **_MNIST),
-    "alexnet-cifar": Recipe(_alexnet_cifar, "cifar10", epochs=30, batch_size=256, lr=2e-3,
+    "lenet5": Recipe(LeNet5, "mnist", **_MNIST),
+    "lenet5-classic": Recipe(LeNet5Classic, "mnist", pad=2, **_MNIST),
+    "alexnet-cifar": Recipe(AlexNetCIFAR, "cifar10", epochs=30, batch_size=256, lr=2e-3,
                             label_smoothing=0.1, make_augment=_crop_flip),
 }
 
