@@ -267,10 +267,10 @@ def _same(a: object, b: object) -> bool:
 def _check_settings(path: Path, state: dict, settings: Mapping[str, Any]) -> None:
     saved = state.get("settings", {})
     saved = {"epochs": state["epochs"], **(saved if isinstance(saved, dict) else {})}
-    differ = [f"{k} {saved[k]!r} in the file, {v!r} now" for k, v in settings.items()
-              if k in saved and not _same(saved[k], v)]
-    if differ:
-        resume = ", ".join(f"{k}={saved[k]!r}" for k, v in settings.items() if k in saved and not _same(saved[k], v))
+    bad = [k for k, v in settings.items() if k in saved and not _same(saved[k], v)]
+    if bad:
+        differ = [f"{k} {saved[k]!r} in the file, {settings[k]!r} now" for k in bad]
+        resume = ", ".join(f"{k}={saved[k]!r}" for k in bad)
         raise CheckpointError(path, f"it belongs to a run with other settings ({'; '.join(differ)})",
                               f"resume it with {resume}, or use another checkpoint file")
 
