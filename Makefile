@@ -19,7 +19,7 @@ book: $(VENV)/.installed
 test: $(VENV)/.installed chromium lint
 	$(PY) -m pytest tests
 	CNNBOOK_QUICK=1 $(PY) -m pytest --nbmake --nbmake-timeout=600 book
-	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py
+	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py::test_the_edition_runs_without_myst_nb_and_shows_its_numbers
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
 	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py
 

@@ -1,10 +1,16 @@
 """Shared test set-up: a headless plotting backend and no budget variables leaking in from the shell."""
 import os
+import shutil
 
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+
+# Debian's Chromium and the flags every browser check launches it with
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+         "--disable-background-networking", "--disable-component-update"]
 
 for _var in ("CNNBOOK_QUICK", "CNNBOOK_BUDGET", "CNNBOOK_DEVICE"):
     os.environ.pop(_var, None)
@@ -16,8 +22,6 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Every test skipped for lack of a CUDA GPU is a CUDA test: ``pytest -m cuda`` selects it."""
-    import pytest
-
     for item in items:
         if any("CUDA GPU" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
             item.add_marker(pytest.mark.cuda)
@@ -29,7 +33,6 @@ def browser():
     from pathlib import Path
 
     from playwright.sync_api import sync_playwright
-    from test_site import CHROMIUM, FLAGS
 
     assert Path(CHROMIUM).exists(), "Chromium is missing: `make chromium` installs Debian's package"
     with sync_playwright() as p:

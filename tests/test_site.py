@@ -13,7 +13,6 @@ text, or a widget that only a live kernel could draw.
 import functools
 import os
 import re
-import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,11 +23,7 @@ import pytest
 from test_book import config, toc_files
 
 SITE = os.environ.get("CNNBOOK_SITE")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not SITE, reason="set CNNBOOK_SITE to a built site (make test does)")
-
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-         "--disable-background-networking", "--disable-component-update"]
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
