@@ -5,33 +5,24 @@ suite rehearses it on one chapter without the bench, on MNIST files the test wri
 checks that every chapter converts to a Python script that compiles.
 """
 
-import gzip
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 import nb_to_py  # noqa: E402
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    header = bytes([0, 0, 8, array.ndim]) + dims
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
+from test_data import write_mnist  # noqa: E402
 
 
 def tiny_mnist(folder: Path) -> None:
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 600), ("t10k", 200)):
-        write_idx(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
-        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    """MNIST's four .gz files as the GPU machine receives them: 600 train, 200 test digits."""
+    for split, n in (("train", 600), ("test", 200)):
+        write_mnist(folder, split, n=n, gz=True)
 
 
 @pytest.mark.parametrize("chapter", sorted(p.name for p in (REPO / "book").glob("*.ipynb")))
