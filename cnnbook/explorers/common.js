@@ -23,9 +23,6 @@ cnnbook.floats = function (b64) {
   return out;
 };
 
-// The first element under root matching a CSS selector.
-cnnbook.$ = function (root, selector) { return root.querySelector(selector); };
-
 // Draw an h x w array of numbers as grey cells of `cell` pixels: lo is black, hi is white.
 // tint(i, j) may return an [r, g, b] multiplier for a cell (used to mark padding).
 cnnbook.drawGrey = function (canvas, values, h, w, cell, lo, hi, tint) {
