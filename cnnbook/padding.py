@@ -150,7 +150,7 @@ def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "constant
     if not isinstance(mode, str) or mode not in PAD_MODES:
         raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
     value = check_float("value", value)
-    if value != 0 and mode not in ("constant", "zeros"):
+    if value != 0 and mode != "constant":  # "zeros" means 0, as its name says
         raise ValueError(f"value must be 0 in {mode} mode (only constant padding fills with a "
                          f"value), got {value}")
     left, right, top, bottom = _pad_sides(padding)

@@ -108,6 +108,8 @@ def test_pad2d_zeros_is_constant_zero_and_crop_is_slicing():
     assert torch.equal(pad2d(x, 1, value=7.0)[:, 0], torch.full((2, 8), 7.0))
     with pytest.raises(ValueError, match="value must be 0 in reflect mode"):
         pad2d(x, 1, "reflect", value=1.0)
+    with pytest.raises(ValueError, match="value must be 0 in zeros mode"):
+        pad2d(x, 1, "zeros", value=5.0)  # it used to fill with 5
     with pytest.raises(TypeError, match="value must be a number"):
         pad2d(x, 1, value="1")
 
