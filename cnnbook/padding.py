@@ -212,6 +212,11 @@ def _padding_sides(padding: object, ks: tuple[int, int], ss: tuple[int, int],
     return [same_padding(k, d) for k, d in zip(ks, ds)] if padding == "same" else [(0, 0)] * 2
 
 
+def any_pair(*settings: object) -> bool:
+    """Whether any of the settings was given as an (H, W) pair rather than one number for both."""
+    return any(isinstance(v, (tuple, list)) for v in settings)
+
+
 def conv_axes(n: Size, kernel_size: Size, stride: Size = 1, padding: Size | str = 0,
               dilation: Size = 1, ceil_mode: bool = False) -> tuple[ConvAxis, ConvAxis]:
     """Check a setting and return its (height, width) :class:`ConvAxis`, output size included.
@@ -222,7 +227,7 @@ def conv_axes(n: Size, kernel_size: Size, stride: Size = 1, padding: Size | str 
     ns, ks = int_pair("n", n, low=1), int_pair("kernel_size", kernel_size, low=1)
     ss, ds = int_pair("stride", stride, low=1), int_pair("dilation", dilation, low=1)
     sides = _padding_sides(padding, ks, ss, ds, stride)
-    pairs = any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation))
+    pairs = any_pair(n, kernel_size, stride, padding, dilation)
     axes = []
     for axis, n_, k, s, (lo, hi), d in zip("HW", ns, ks, ss, sides, ds):
         span = n_ + lo + hi - d * (k - 1) - 1  # how far the window's first tap can travel
@@ -271,7 +276,7 @@ def conv_output_size(n: Size, kernel_size: Size, stride: Size = 1,
         ``ceil_mode``: an output below 1).
     """
     h, w = conv_axes(n, kernel_size, stride, padding, dilation, ceil_mode)
-    pairs = any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation))
+    pairs = any_pair(n, kernel_size, stride, padding, dilation)
     return (h.out, w.out) if pairs else h.out
 
 

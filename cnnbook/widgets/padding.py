@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..padding import conv_axes, conv_output_size
+from ..padding import any_pair, conv_axes, conv_output_size
 
 # input pixels, padding, padding no window reaches, the first window, window centres
 _COLOURS = {"input": "#d6e6f5", "pad": "#ececec", "unused": "#f6d5d0", "window": "#f28e2b",
@@ -32,7 +32,7 @@ def describe(n: int, kernel_size: int, stride: int = 1, padding: int | str = 0,
              dilation: int = 1) -> str:
     """The output-size formula with these numbers filled in, or the error PyTorch would meet."""
     try:
-        if any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation)):
+        if any_pair(n, kernel_size, stride, padding, dilation):
             raise TypeError("describe works on square settings: pass ints, not (H, W) pairs")
         n_, k, s, lo, hi, d, out = conv_axes(n, kernel_size, stride, padding, dilation)[0]
     except (ValueError, TypeError) as err:
@@ -56,7 +56,7 @@ def padding_diagram(n: int, kernel_size: int, stride: int = 1, padding: int | st
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
-    if any(isinstance(v, (tuple, list)) for v in (n, kernel_size, stride, padding, dilation)):
+    if any_pair(n, kernel_size, stride, padding, dilation):
         raise TypeError("padding_diagram draws square settings: n, kernel_size, stride, padding "
                         "and dilation must be ints (or a padding word)")
     n_, k, s, lo, hi, d, out = conv_axes(n, kernel_size, stride, padding, dilation)[0]
