@@ -41,12 +41,18 @@ def _check_tensor(x: object) -> Tensor:
     return x
 
 
+def _window_args(kernel_size: IntPair, stride: IntPair | None,
+                 padding: IntPair) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """kernel_size, stride (the kernel size when None) and padding as checked (H, W) pairs."""
+    k = int_pair("kernel_size", kernel_size, low=1)
+    s = int_pair("stride", k if stride is None else stride, low=1)
+    return k, s, int_pair("padding", padding, low=0)
+
+
 def _pool_axes(x: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
                dilation: IntPair, ceil_mode: bool) -> tuple[ConvAxis, ConvAxis]:
     """Check the window arguments as PyTorch's pools do; per axis, the numbers of the formula."""
-    k = int_pair("kernel_size", kernel_size, low=1)
-    s = int_pair("stride", k if stride is None else stride, low=1)
-    p = int_pair("padding", padding, low=0)
+    k, s, p = _window_args(kernel_size, stride, padding)
     d = int_pair("dilation", dilation, low=1)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"padding must be at most half of kernel_size ({k[0] // 2}, "
@@ -213,9 +219,7 @@ def unpool2d(x: Tensor, indices: Tensor, kernel_size: IntPair, stride: IntPair |
     if indices.shape != x.shape:
         raise ValueError(f"indices must have the shape of x {tuple(x.shape)}, got "
                          f"{tuple(indices.shape)}")
-    k = int_pair("kernel_size", kernel_size, low=1)
-    s = int_pair("stride", k if stride is None else stride, low=1)
-    p = int_pair("padding", padding, low=0)
+    k, s, p = _window_args(kernel_size, stride, padding)
     default = [(n - 1) * s_ - 2 * p_ + k_ for n, s_, p_, k_ in zip(x.shape[-2:], s, p, k)]
     size = default
     if output_size is not None:
