@@ -92,9 +92,14 @@ def _sheets(block: Block) -> int:
     return min(8, 1 + round(math.log2(max(block.shape[0], 1))))
 
 
+def _side(block: Block, max_side: int) -> float:
+    """The drawn height of a sheet of feature maps: the largest maps get 1.6 units."""
+    return 0.35 + 1.25 * block.shape[1] / max_side
+
+
 def _width(block: Block, max_side: int) -> float:
     if len(block.shape) == 3:
-        return 0.35 + 1.25 * block.shape[1] / max_side + (_sheets(block) - 1) * _STEP
+        return _side(block, max_side) + (_sheets(block) - 1) * _STEP
     return _BAR
 
 
@@ -105,7 +110,7 @@ def _draw_block(ax: Axes, left: float, block: Block, max_side: int, max_len: int
     shape = block.shape
     colour = "#dde8f5" if block.kind == "input" else ("#f5e3c8" if len(shape) == 3 else "#d9ecd9")
     if len(shape) == 3:
-        side = 0.35 + 1.25 * shape[1] / max_side
+        side = _side(block, max_side)
         for i in reversed(range(_sheets(block))):
             ax.add_patch(Rectangle((left + i * _STEP, i * _STEP), side, side * shape[2] / shape[1],
                                    facecolor=colour, edgecolor="0.3", linewidth=0.7))
@@ -134,7 +139,8 @@ def plot_architecture(model: nn.Module, input_shape: tuple[int, ...], ax: Axes |
     blocks = architecture_blocks(model, input_shape)
     max_side = max([b.shape[1] for b in blocks if len(b.shape) == 3] or [1])
     max_len = max([_numel(b.shape) for b in blocks if len(b.shape) != 3] or [1])
-    slots = [max(_width(b, max_side), _SLOT) for b in blocks]
+    widths = [_width(b, max_side) for b in blocks]
+    slots = [max(w, _SLOT) for w in widths]
     size = 7.0 if len(blocks) <= 9 else 6.0  # label font size, points
     lines = max(4 + len(b.extra) for b in blocks)
     bottom = -0.15 - lines * size / 72 * 1.3 / _INCH  # room for the labels, in data units
@@ -146,9 +152,9 @@ def plot_architecture(model: nn.Module, input_shape: tuple[int, ...], ax: Axes |
     else:
         fig = ax.figure  # type: ignore[assignment]
     x = 0.0
-    for block, slot in zip(blocks, slots):
+    for block, width, slot in zip(blocks, widths, slots):
         centre = x + slot / 2
-        _draw_block(ax, centre - _width(block, max_side) / 2, block, max_side, max_len)
+        _draw_block(ax, centre - width / 2, block, max_side, max_len)
         ax.text(centre, -0.12, _label(block), ha="center", va="top", fontsize=size)
         x += slot + 0.1
     ax.set_xlim(-0.1, right)
