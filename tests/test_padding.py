@@ -41,7 +41,7 @@ def _torch_pad(x, sides, mode, value=0.0):
         # the crop keeps: uninitialised memory, several wraps, or an error; pad2d refuses those
         for n, lo, hi in ((x.shape[-1], *sides[:2]), (x.shape[-2], *sides[2:])):
             if max(lo, hi) > n - max(-lo, 0) - max(-hi, 0):
-                return "inconsistent"
+                return None
     return out
 
 
@@ -61,7 +61,7 @@ def test_pad2d_matches_F_pad_on_random_shapes_and_crops(mode):
         sides = tuple(rng.randint(-n - 1, n + 1) for n in (W, W, H, H))
         value = rng.choice([0.0, -1.5, 3.0]) if mode == "constant" else 0.0
         expected = _torch_pad(x, sides, mode, value)
-        if expected is None or isinstance(expected, str):
+        if expected is None:
             with pytest.raises(ValueError, match=r"padding \("):
                 pad2d(x, sides, mode, value)
             continue
@@ -80,7 +80,7 @@ def test_pad2d_gradients_match_F_pad(mode):
         sides = tuple(rng.randint(-n + 1, n - 1) for n in (W, W, H, H))
         x = torch.randn(2, 3, H, W, dtype=torch.float64, requires_grad=True)
         ref = _torch_pad(x, sides, mode)
-        if ref is None or isinstance(ref, str):
+        if ref is None:
             continue
         weights = torch.randn(ref.shape, dtype=torch.float64)
         (g_ref,) = torch.autograd.grad((ref * weights).sum(), x)
