@@ -23,6 +23,11 @@ cnnbook.floats = function (b64) {
   return out;
 };
 
+// The [row, column] step of an arrow key, or undefined for any other key.
+cnnbook.arrowStep = function (key) {
+  return { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[key];
+};
+
 // Draw an h x w array of numbers as grey cells of `cell` pixels: lo is black, hi is white.
 // tint(i, j) may return an [r, g, b] multiplier for a cell (used to mark padding).
 cnnbook.drawGrey = function (canvas, values, h, w, cell, lo, hi, tint) {

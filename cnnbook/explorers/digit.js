@@ -190,7 +190,7 @@ cnnbook.digit = function (root) {
   pad.addEventListener("pointermove", function (e) { if (last) { var p = at(e); stroke(last, p); last = p; } });
   ["pointerup", "pointercancel"].forEach(function (t) { pad.addEventListener(t, function () { last = null; }); });
   pad.addEventListener("keydown", function (e) {
-    var step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[e.key];
+    var step = cnnbook.arrowStep(e.key);
     if (e.key === " " || e.key === "Enter") penDown = !penDown;
     else if (!step) return;
     e.preventDefault();

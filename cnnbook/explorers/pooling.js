@@ -199,7 +199,7 @@ cnnbook.pooling = function (root) {
     update();
   });
   outCanvas.addEventListener("keydown", function (e) {
-    var step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[e.key];
+    var step = cnnbook.arrowStep(e.key);
     if (!step || !result) return;
     e.preventDefault();
     unit = [Math.max(0, unit[0] + step[0]), Math.max(0, unit[1] + step[1])];
