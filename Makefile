@@ -23,10 +23,11 @@ test: $(VENV)/.installed chromium lint
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
 	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py
 
-# ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over cnnbook/ and tests/ (pyproject.toml)
+# ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over every Python file: cnnbook/, tests/,
+# scripts/, _ext/ and benchmarks/ (pyproject.toml)
 lint: $(VENV)/.installed
-	$(PY) -m ruff check cnnbook tests
-	$(PY) -m mypy cnnbook tests
+	$(PY) -m ruff check cnnbook tests scripts _ext benchmarks
+	$(PY) -m mypy
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
