@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from cnnbook import data as D
+from cnnbook.data import download as data_download
 from cnnbook.data import files as data_files
 from cnnbook.data import standin as data_standin
 
@@ -225,7 +226,7 @@ def test_bundled_subset_is_small_and_credited():
 
 def test_offline_download_attempt_is_quick(tmp_path, capsys, monkeypatch):
     """download=True without network (or with the probe refused) falls back within seconds."""
-    monkeypatch.setattr(data_files, "_online", lambda url: False)
+    monkeypatch.setattr(data_files, "online", lambda url: False)
     for env in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(env, raising=False)
     start = time.perf_counter()
@@ -248,7 +249,7 @@ def test_downloaded_files_are_read_and_named_download(tmp_path, monkeypatch, cap
 def test_failed_download_leaves_no_partial_files(tmp_path):
     (tmp_path / "kept.txt").write_text("was here before")
     with pytest.raises(RuntimeError):
-        with data_files._download_guard(tmp_path, verbose=False):
+        with data_download.download_guard(tmp_path, verbose=False):
             (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"half a file")
             (tmp_path / "cifar-10-batches-bin").mkdir()
             raise RuntimeError("connection reset")
@@ -318,14 +319,14 @@ def test_cifar10_download_checks_the_md5_and_unpacks_the_batches(tmp_path, monke
     """The download path end to end, with the network replaced by a miniature archive."""
     archive = cifar10_archive(tmp_path / "source")
     small_cifar10_table(monkeypatch, records=6, md5=hashlib.md5(archive).hexdigest())
-    monkeypatch.setattr(data_files, "_online", lambda url: True)
+    monkeypatch.setattr(data_files, "online", lambda url: True)
     asked = []
 
     def urlopen(url, timeout):
         asked.append(url)
         return io.BytesIO(archive)
 
-    monkeypatch.setattr(data_files.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(data_download.urllib.request, "urlopen", urlopen)
     root = tmp_path / "data"
     ds = D.load_cifar10(root, "test")
     assert ds.source == "download" and ds.name == "CIFAR-10" and len(ds) == 6
@@ -340,8 +341,8 @@ def test_cifar10_download_checks_the_md5_and_unpacks_the_batches(tmp_path, monke
 def test_cifar10_download_with_a_wrong_md5_falls_back_and_leaves_nothing(tmp_path, monkeypatch, capsys):
     archive = cifar10_archive(tmp_path / "source")
     small_cifar10_table(monkeypatch, records=6, md5="0" * 32)
-    monkeypatch.setattr(data_files, "_online", lambda url: True)
-    monkeypatch.setattr(data_files.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(archive))
+    monkeypatch.setattr(data_files, "online", lambda url: True)
+    monkeypatch.setattr(data_download.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(archive))
     root = tmp_path / "data"
     root.mkdir()
     ds = D.load_cifar10(root, "test")

@@ -29,6 +29,7 @@ import torch
 from test_data import CIFAR10_BATCHES, cifar10_archive, small_cifar10_table, tar_gz, write_cifar10_binary
 
 import cnnbook as cb
+from cnnbook.data import download as data_download
 from cnnbook.data import files as data_files
 from cnnbook.data.files import read_idx
 
@@ -192,7 +193,7 @@ def test_class_names_in_utf8_are_read(tmp_path):
 def test_only_the_python_version_is_refused_with_advice(tmp_path, monkeypatch, where, download):
     """Torchvision's folder, its batches put in ROOT, or its archive: a one-line error saying what
     it is and how to get the binary version (offline: no download possible), never a stand-in."""
-    monkeypatch.setattr(data_files, "_online", lambda url: False)
+    monkeypatch.setattr(data_files, "online", lambda url: False)
     found = tmp_path / where
     if where == "cifar-10-batches-py":
         found.mkdir()
@@ -283,8 +284,8 @@ def test_a_hostile_download_falls_back_and_leaves_the_folder_as_it_was(tmp_path,
     members["cifar-10-batches-bin/test_batch.bin"] = bytes(5)
     archive = tar_gz(members)
     small_cifar10_table(monkeypatch, records=2, md5=hashlib.md5(archive).hexdigest())
-    monkeypatch.setattr(data_files, "_online", lambda url: True)
-    monkeypatch.setattr(data_files.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(archive))
+    monkeypatch.setattr(data_files, "online", lambda url: True)
+    monkeypatch.setattr(data_download.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(archive))
     root = tmp_path / "root"
     root.mkdir()
     (root / "kept.txt").write_text("was here before")
@@ -298,8 +299,8 @@ def test_a_download_larger_than_the_table_allows_is_cut_off(tmp_path, monkeypatc
     small_cifar10_table(monkeypatch, records=6, md5=hashlib.md5(archive).hexdigest())
     monkeypatch.setattr(data_files, "_CIFAR10", dataclasses.replace(data_files._CIFAR10,
                                                                     archive_max_bytes=len(archive) - 1))
-    monkeypatch.setattr(data_files, "_online", lambda url: True)
-    monkeypatch.setattr(data_files.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(archive))
+    monkeypatch.setattr(data_files, "online", lambda url: True)
+    monkeypatch.setattr(data_download.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(archive))
     root = tmp_path / "root"
     assert cb.load_cifar10(root, "test", verbose=False).source == "stand-in"
     assert list(root.iterdir()) == []

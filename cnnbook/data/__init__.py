@@ -15,6 +15,8 @@ One module per concern:
   fall back -- MNIST to a real MNIST subset bundled with cnnbook, CIFAR-10 to a generated stand-in
   that is clearly named as such. Either way they print one line saying so. No file can run code;
 * :mod:`~cnnbook.data.standin`: :func:`cifar10_stand_in`, that generated stand-in;
+* :mod:`~cnnbook.data.download`: downloads that leave nothing half-written (md5 and size checked) and
+  archives unpacked member by member;
 * :mod:`~cnnbook.data.loader`: :class:`DeviceLoader` yields ``(x, y)`` batches: x float32
   (B, C, H, W) normalised, y int64 (B,);
 * :mod:`~cnnbook.data.augment`: :func:`random_shift`, :func:`random_crop`, :func:`random_flip`,

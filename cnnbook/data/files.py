@@ -3,8 +3,8 @@
 * :func:`load_mnist` reads MNIST's IDX files (:func:`read_idx`), else downloads them, else falls back
   to the real MNIST subset bundled with cnnbook;
 * :func:`load_cifar10` reads CIFAR-10's *binary version* (records of one label byte and 3,072 pixel
-  bytes; nothing in a file is ever run), else downloads and unpacks it, else falls back to the generated
-  stand-in (:mod:`cnnbook.data.standin`).
+  bytes; nothing in a file is ever run), else downloads and unpacks it (:mod:`cnnbook.data.download`),
+  else falls back to the generated stand-in (:mod:`cnnbook.data.standin`).
 
 What each dataset's files must be is data, in the tables below (names, record counts and sizes,
 checksums); the code reads any dataset through them. Every size a file announces is checked against
@@ -13,28 +13,20 @@ the file's real size before anything is allocated for it.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import hashlib
-import io
 import math
 import os
-import shutil
-import socket
 import struct
-import tarfile
-import tempfile
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
-from urllib.parse import urlparse
+from typing import BinaryIO, Callable
 
 import torch
 from torch import Tensor
 
 from .dataset import CIFAR10_CLASSES, MNIST_CLASSES, SPLITS, DataFileError, ImageDataset
+from .download import download_guard, fetch, md5_of, online, unpack_tar
 from .standin import cifar10_stand_in
 
 __all__ = ["load_mnist", "load_cifar10", "read_idx", "default_root",
@@ -94,10 +86,8 @@ _PYTHON_VERSION_PROBLEM = ("this is CIFAR-10's Python version (batches of Python
 
 # Checked before downloading, so that offline is detected fast
 _PROBE_URL = {"mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/", "cifar10": _CIFAR10.url}
-_PROBE_TIMEOUT_S = 3.0
 _CHUNK = 1 << 22  # files are read (and inflated) 4 MiB at a time
 _DEFLATE_MAX_RATIO = 1032  # deflate turns one byte into at most 1032: a .gz file holds at most this much
-_TAR_MAX_MEMBERS = 64  # CIFAR-10's archive has 9 entries; stop looking after this many
 
 
 # ----------------------------------------------------------------------------- roots, downloads
@@ -135,43 +125,10 @@ def _make_folder(root: Path, folder: Path) -> None:
                          f"pass root= a writable folder or set CNNBOOK_DATA") from err
 
 
-def _online(url: str) -> bool:
-    """A quick check (at most a few seconds) that the download host answers, so that an offline
-    machine falls back at once instead of waiting on the downloader. Trusts a configured proxy."""
-    proxies = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
-    if any(os.environ.get(v) for v in proxies):
-        return True
-    parts = urlparse(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)),
-                                 timeout=_PROBE_TIMEOUT_S).close()
-        return True
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def _download_guard(folder: Path, verbose: bool):
-    """Silence the downloader's messages unless ``verbose``, bound every socket wait, and remove the
-    files this download created if it fails, so that no half-written file is left behind."""
-    before = set(folder.iterdir())
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(60)
-    try:
-        with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
-            yield
-    except BaseException:
-        for path in set(folder.iterdir()) - before:
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        raise
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-
-
 def _download_mnist(root: Path, verbose: bool) -> bool:
     """Download the four MNIST files into ``root/MNIST/raw`` with torchvision (md5-checked)."""
     _make_folder(root, root)
-    if not _online(_PROBE_URL["mnist"]):
+    if not online(_PROBE_URL["mnist"]):
         return False
     raw = root / "MNIST" / "raw"
     _make_folder(root, raw)
@@ -181,7 +138,7 @@ def _download_mnist(root: Path, verbose: bool) -> bool:
     except ImportError:
         return False
     try:
-        with _download_guard(raw, verbose):
+        with download_guard(raw, verbose):
             for filename, md5 in MNIST.resources:
                 for mirror in MNIST.mirrors:
                     try:
@@ -203,107 +160,26 @@ def _download_cifar10(root: Path, verbose: bool) -> bool:
     fails (no network, a wrong checksum, an archive that is not what the table says)."""
     _make_folder(root, root)
     archive = root / _CIFAR10.archive
-    if not archive.is_file() and not _online(_PROBE_URL["cifar10"]):
+    if not archive.is_file() and not online(_PROBE_URL["cifar10"]):
         return False
     try:
-        with _download_guard(root, verbose):
-            if not (archive.is_file() and _md5(archive) == _CIFAR10.md5):
+        with download_guard(root, verbose):
+            if not (archive.is_file() and md5_of(archive) == _CIFAR10.md5):
                 print(f"Downloading {_CIFAR10.url} into {root}")
-                _fetch(_CIFAR10.url, archive, _CIFAR10.md5, _CIFAR10.archive_max_bytes)
+                fetch(_CIFAR10.url, archive, _CIFAR10.md5, _CIFAR10.archive_max_bytes)
             _unpack_record_files(archive, root / _CIFAR10.folder, _CIFAR10)
     except Exception:  # noqa: BLE001 -- any failure: fall back, saying it could not be downloaded
         return False
     return True
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fetch(url: str, dest: Path, md5: str, max_bytes: int) -> None:
-    """Download ``url`` to ``dest`` through a temporary file of its own in the same folder, which
-    replaces ``dest`` only once all of it (at most ``max_bytes``) is there with the right md5."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        digest, size = hashlib.md5(usedforsecurity=False), 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            while chunk := response.read(1 << 20):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise OSError(f"{url} is larger than the {max_bytes:,} bytes expected")
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != md5:
-            raise OSError(f"{url} has md5 {digest.hexdigest()}, expected {md5}")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _unpack_record_files(archive: Path, folder: Path, table: _RecordFiles) -> None:
-    """Unpack the batch files and the class names of ``table`` from the tar.gz ``archive`` into
-    ``folder``, which must not exist yet. Only the members the table names are read, each one a
-    regular file of the size the table gives (the names come from the table, never from the
-    archive, so no member can write elsewhere); everything else in the archive is skipped. The
-    files go into a temporary folder that becomes ``folder`` only when all of them are there."""
-    wanted = {f"{table.folder}/{name}": name for split in SPLITS for name in table.splits[split]}
-    wanted[f"{table.folder}/{table.meta}"] = table.meta
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in _tar_members(tar, archive):
-                if member.name not in wanted:
-                    continue
-                name = wanted.pop(member.name)
-                _check_member(archive, member, table.batch_bytes if name != table.meta else None,
-                              table.meta_max_bytes)
-                _copy_member(tar, member, staging / name)
-        if wanted:
-            raise DataFileError(archive, f"the archive lacks {sorted(wanted)[0]}",
-                                "Delete it and call load_cifar10() again to download a fresh copy.")
-        os.rename(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _tar_members(tar: tarfile.TarFile, archive: Path) -> Iterator[tarfile.TarInfo]:
-    for i, member in enumerate(tar):
-        if i >= _TAR_MAX_MEMBERS:
-            raise DataFileError(archive, f"the archive has more than {_TAR_MAX_MEMBERS} entries",
-                                "Delete it and call load_cifar10() again to download a fresh copy.")
-        yield member
-
-
-def _check_member(archive: Path, member: tarfile.TarInfo, size: int | None, max_size: int) -> None:
-    problem = ""
-    if not member.isreg():
-        problem = f"{member.name} is not a regular file (a link or a device)"
-    elif size is not None and member.size != size:
-        problem = f"{member.name} holds {member.size:,} bytes, expected {size:,}"
-    elif size is None and member.size > max_size:
-        problem = f"{member.name} holds {member.size:,} bytes, expected at most {max_size:,}"
-    if problem:
-        raise DataFileError(archive, problem, "Delete it and call load_cifar10() again to download a fresh copy.")
-
-
-def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
-    source = tar.extractfile(member)
-    assert source is not None  # a regular file, checked
-    left = member.size
-    with source, open(dest, "xb") as out:
-        while left > 0 and (chunk := source.read(min(_CHUNK, left))):
-            out.write(chunk)
-            left -= len(chunk)
-    if left:
-        raise OSError(f"{member.name} ends {left:,} bytes early")
+    """Unpack the batch files of both splits and the class names of ``table`` from ``archive`` into
+    ``folder``: only those members, each of the size the table gives."""
+    members = {f"{table.folder}/{name}": (name, table.batch_bytes, table.batch_bytes)
+               for split in SPLITS for name in table.splits[split]}
+    members[f"{table.folder}/{table.meta}"] = (table.meta, 0, table.meta_max_bytes)
+    unpack_tar(archive, folder, members, "Delete it and call load_cifar10() again to download a fresh copy.")
 
 
 def _fallback_note(what: str, root: Path, download: bool, using: str, verbose: bool) -> None:
@@ -585,8 +461,9 @@ def load_cifar10(root: str | os.PathLike | None = None, split: str = "train", *,
     ``root`` defaults to :func:`default_root`. Else downloads the archive, checks its md5 and unpacks
     only those files, unless ``download=False``; else falls back to :func:`cifar10_stand_in`, a
     generated dataset that is *not* CIFAR-10, and prints one line saying so (``verbose=False``
-    silences it). CIFAR-10's Python version (Python objects) is never read: finding only that one
-    is a :class:`DataFileError` that says how to get the binary one. AlexNet chapter.
+    silences it). CIFAR-10's Python version (Python objects) is never read: when the binary version
+    is neither there nor downloadable, finding the Python version in ``root`` is a
+    :class:`DataFileError` (not the stand-in) that says how to get the binary one. AlexNet chapter.
     """
     root = _check_args(root, split)
     folder, source = _find_cifar10(root, split), "local"
