@@ -2,10 +2,10 @@
 
 Built offline, the chapter measures on padded MNIST digits (one channel); with CIFAR-10 on disk it
 builds its networks with three input channels, flips the training images and trains LeNet-5 on
-colour images. That path is run here in quick mode on random images written in CIFAR-10's format
-(a smoke test: the numbers mean nothing, only that every cell runs on 3x32x32 images).
+colour images. That path is run here in quick mode on random images written in CIFAR-10's binary
+format (a smoke test: the numbers mean nothing, only that every cell runs on 3x32x32 images).
 """
-from test_data import write_cifar
+from test_data import write_cifar10_binary
 
 from test_book import BOOK
 
@@ -28,7 +28,7 @@ def test_the_chapter_runs_on_colour_images_in_cifar10_format(tmp_path, monkeypat
     import nbformat
     from nbclient import NotebookClient
 
-    write_cifar(tmp_path / "data" / "cifar-10-batches-py", n_per_batch=250)
+    write_cifar10_binary(tmp_path / "data", n_per_batch=250)  # in ROOT: a subset of the published sizes
     monkeypatch.setenv("CNNBOOK_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("CNNBOOK_QUICK", "1")
     monkeypatch.setenv("CNNBOOK_STRICT", "1")

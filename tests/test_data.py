@@ -1,16 +1,18 @@
 """Tests of cnnbook.data: file formats, fallbacks, errors, device batches, augmentations.
 
-Tiny datasets are written in MNIST's IDX format and CIFAR-10's pickle format into temporary
+Tiny datasets are written in MNIST's IDX format and CIFAR-10's binary format into temporary
 folders and loaded through load_mnist / load_cifar10, the same code users run. Nothing here reads
 ../shared; the bundled subset is read from the package itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
-import pickle
-import pickletools
+import hashlib
+import io
 import struct
+import tarfile
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 import torch
 
 from cnnbook import data as D
+from cnnbook.data import download as data_download
 from cnnbook.data import files as data_files
 from cnnbook.data import standin as data_standin
 
@@ -51,25 +54,56 @@ def write_mnist(folder: Path, split: str = "train", n: int = 20, gz: bool = Fals
     return images, labels, paths
 
 
-def write_cifar(folder: Path, n_per_batch: int = 6, seed: int = 0, meta: bool = True, py2: bool = False):
-    """data_batch_1..5 and test_batch in CIFAR-10's format: pickled dicts with 'data' uint8 (N, 3072)
-    (1024 red, 1024 green, 1024 blue values, row by row) and 'labels' a list of ints."""
+CIFAR10_BATCHES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+CIFAR10_META = "plane\ncar\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n"  # a blank line at the end, as CIFAR's
+
+
+def write_cifar10_binary(folder: Path, n_per_batch: int = 6, seed: int = 0, meta: bool = True) -> dict:
+    """data_batch_1.bin .. data_batch_5.bin and test_batch.bin in CIFAR-10's binary format: records
+    of one label byte (0..9) and 3,072 pixel bytes (1024 red, 1024 green, 1024 blue values, row by
+    row), plus batches.meta.txt (class names, one per line). Returns {name: (pixels (N, 3072)
+    uint8, labels list)}."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        data = rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)
-        labels = [int(v) for v in rng.integers(0, 10, n_per_batch)]
-        blob = pickle.dumps({"batch_label": name, "labels": labels, "data": data,
-                             "filenames": [f"img_{i}.png" for i in range(n_per_batch)]}, protocol=2)
-        if py2:  # as written by numpy 1 (CIFAR-10's own files name numpy.core.multiarray)
-            blob = blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-        (folder / name).write_bytes(blob)
-        written[name] = (data, labels)
+    for name in CIFAR10_BATCHES:
+        pixels = rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, n_per_batch, dtype=np.uint8)
+        (folder / name).write_bytes(np.concatenate([labels[:, None], pixels], axis=1).tobytes())
+        written[name] = (pixels, labels.tolist())
     if meta:
-        names = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-        (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names, "num_vis": 3072}, protocol=2))
+        (folder / "batches.meta.txt").write_text(CIFAR10_META)
     return written
+
+
+def tar_gz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A .tar.gz archive holding ``members`` (name -> content) and symbolic ``links`` (name -> target)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return out.getvalue()
+
+
+def cifar10_archive(folder: Path, n_per_batch: int = 6) -> bytes:
+    """CIFAR-10's binary archive in miniature: the files of :func:`write_cifar10_binary` under
+    cifar-10-batches-bin/, and a readme, as the real one has."""
+    write_cifar10_binary(folder, n_per_batch)
+    members = {f"cifar-10-batches-bin/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())}
+    return tar_gz({**members, "cifar-10-batches-bin/readme.html": b"<html></html>"})
+
+
+def small_cifar10_table(monkeypatch, records: int, md5: str = "") -> None:
+    """CIFAR-10's table with ``records`` per batch file (and the archive's ``md5``), so that a test
+    can write the published layout in miniature."""
+    table = data_files._CIFAR10
+    monkeypatch.setattr(data_files, "_CIFAR10", dataclasses.replace(table, records=records, md5=md5 or table.md5))
 
 
 # ----------------------------------------------------------------------------- MNIST
@@ -192,7 +226,7 @@ def test_bundled_subset_is_small_and_credited():
 
 def test_offline_download_attempt_is_quick(tmp_path, capsys, monkeypatch):
     """download=True without network (or with the probe refused) falls back within seconds."""
-    monkeypatch.setattr(data_files, "_online", lambda url: False)
+    monkeypatch.setattr(data_files, "online", lambda url: False)
     for env in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(env, raising=False)
     start = time.perf_counter()
@@ -215,9 +249,9 @@ def test_downloaded_files_are_read_and_named_download(tmp_path, monkeypatch, cap
 def test_failed_download_leaves_no_partial_files(tmp_path):
     (tmp_path / "kept.txt").write_text("was here before")
     with pytest.raises(RuntimeError):
-        with data_files._download_guard(tmp_path, verbose=False):
+        with data_download.download_guard(tmp_path, verbose=False):
             (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"half a file")
-            (tmp_path / "cifar-10-batches-py").mkdir()
+            (tmp_path / "cifar-10-batches-bin").mkdir()
             raise RuntimeError("connection reset")
     assert [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
 
@@ -225,57 +259,95 @@ def test_failed_download_leaves_no_partial_files(tmp_path):
 # ----------------------------------------------------------------------------- CIFAR-10
 
 
-@pytest.mark.parametrize("layout", ["torchvision", "flat"])
-@pytest.mark.parametrize("py2", [False, True])
-def test_cifar10_pickle_batches_load_exactly(tmp_path, layout, py2):
-    folder = tmp_path / "cifar-10-batches-py" if layout == "torchvision" else tmp_path
-    written = write_cifar(folder, py2=py2)
+@pytest.mark.parametrize("layout", ["archive", "flat"])
+def test_cifar10_binary_batches_load_exactly(tmp_path, layout, monkeypatch):
+    if layout == "archive":  # the folder the archive unpacks to holds the published sizes only
+        small_cifar10_table(monkeypatch, records=6)
+    folder = tmp_path / "cifar-10-batches-bin" if layout == "archive" else tmp_path
+    written = write_cifar10_binary(folder)
     train = D.load_cifar10(tmp_path, "train", download=False)
     assert train.source == "local" and train.name == "CIFAR-10" and train.images.shape == (30, 3, 32, 32)
-    assert train.classes[:2] == ("plane", "car")  # read from batches.meta
-    data, labels = written["data_batch_2"]
+    assert train.images.dtype == torch.uint8 and train.labels.dtype == torch.int64
+    assert train.classes == ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    pixels, labels = written["data_batch_2.bin"]
     # image 0 of batch 2: the first 1024 values are the red plane, row by row
-    assert torch.equal(train.images[6, 0], torch.from_numpy(data[0, :1024].reshape(32, 32)))
-    assert torch.equal(train.images[6, 2, 31], torch.from_numpy(data[0, -32:]))
+    assert torch.equal(train.images[6, 0], torch.from_numpy(pixels[0, :1024].reshape(32, 32)))
+    assert torch.equal(train.images[6, 2, 31], torch.from_numpy(pixels[0, -32:]))
     assert train.labels[6:12].tolist() == labels
+    everything = np.concatenate([written[name][0] for name in CIFAR10_BATCHES[:5]])
+    assert torch.equal(train.images.flatten(1), torch.from_numpy(everything))
     test = D.load_cifar10(tmp_path, "test", download=False)
-    assert len(test) == 6 and test.labels.tolist() == written["test_batch"][1]
+    assert len(test) == 6 and test.labels.tolist() == written["test_batch.bin"][1]
     assert test.mean == D.CIFAR10_MEAN and test.std == D.CIFAR10_STD
 
 
 def test_cifar10_without_meta_uses_cifar_names(tmp_path):
-    write_cifar(tmp_path / "cifar-10-batches-py", meta=False)
+    write_cifar10_binary(tmp_path, meta=False)
     assert D.load_cifar10(tmp_path, download=False).classes == D.CIFAR10_CLASSES
 
 
-def test_cifar10_corrupt_and_incomplete(tmp_path):
-    folder = tmp_path / "cifar-10-batches-py"
-    write_cifar(folder)
-    path = folder / "data_batch_3"
-    path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(D.DataFileError, match="cannot be unpickled") as err:
+def test_cifar10_published_folder_needs_the_published_sizes(tmp_path):
+    """In cifar-10-batches-bin (as the archive unpacks) every batch must be 30,730,000 bytes."""
+    folder = tmp_path / "cifar-10-batches-bin"
+    write_cifar10_binary(folder, n_per_batch=2)
+    with pytest.raises(D.DataFileError, match="holds 6,146 bytes, expected 30,730,000 "
+                       r"\(10,000 records of 3,073 bytes: 1 label byte and 3,072 pixel bytes\)") as err:
+        D.load_cifar10(tmp_path, "test", download=False)
+    assert err.value.path == folder / "test_batch.bin" and f"Delete the folder {folder}" in str(err.value)
+
+
+def test_cifar10_corrupt_and_incomplete(tmp_path, monkeypatch):
+    write_cifar10_binary(tmp_path)
+    path = tmp_path / "data_batch_3.bin"
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(D.DataFileError, match="not a whole number of 3,073-byte records") as err:
         D.load_cifar10(tmp_path, download=False)
     assert str(path) in str(err.value) and "download" in str(err.value)
-    path.write_bytes(pickle.dumps({"data": np.zeros((4, 100), np.uint8), "labels": [0] * 4}))
-    with pytest.raises(D.DataFileError, match="3072"):
+    path.write_bytes(bytes([3]) + bytes(3072) + bytes([12]) + bytes(3072))
+    with pytest.raises(D.DataFileError, match=r"record 1 \(byte offset 3,073\) has label 12, but labels are 0..9"):
         D.load_cifar10(tmp_path, download=False)
-    path.write_bytes(pickle.dumps({"data": np.zeros((4, 3072), np.uint8), "labels": [0] * 3}))
-    with pytest.raises(D.DataFileError, match="one per image"):
-        D.load_cifar10(tmp_path, download=False)
-    path.unlink()
+    small_cifar10_table(monkeypatch, records=6)
+    folder = tmp_path / "cifar-10-batches-bin"
+    write_cifar10_binary(folder)
+    (folder / "data_batch_3.bin").unlink()
     with pytest.raises(D.DataFileError, match="missing") as err:
         D.load_cifar10(tmp_path, download=False)
-    assert "data_batch_3" in str(err.value)
+    assert err.value.path == folder / "data_batch_3.bin"
 
 
-def test_cifar10_refuses_pickles_that_run_code(tmp_path):
-    folder = tmp_path / "cifar-10-batches-py"
-    write_cifar(folder)
-    evil = pickle.dumps({"data": np.zeros((1, 3072), np.uint8), "labels": [0], "x": Path("/")}, protocol=2)
-    assert any(op.name in ("GLOBAL", "STACK_GLOBAL") for op, _, _ in pickletools.genops(evil))
-    (folder / "test_batch").write_bytes(evil)
-    with pytest.raises(D.DataFileError, match="refusing"):
-        D.load_cifar10(tmp_path, "test", download=False)
+def test_cifar10_download_checks_the_md5_and_unpacks_the_batches(tmp_path, monkeypatch, capsys):
+    """The download path end to end, with the network replaced by a miniature archive."""
+    archive = cifar10_archive(tmp_path / "source")
+    small_cifar10_table(monkeypatch, records=6, md5=hashlib.md5(archive).hexdigest())
+    monkeypatch.setattr(data_files, "online", lambda url: True)
+    asked = []
+
+    def urlopen(url, timeout):
+        asked.append(url)
+        return io.BytesIO(archive)
+
+    monkeypatch.setattr(data_download.urllib.request, "urlopen", urlopen)
+    root = tmp_path / "data"
+    ds = D.load_cifar10(root, "test")
+    assert ds.source == "download" and ds.name == "CIFAR-10" and len(ds) == 6
+    assert asked == ["https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"]
+    assert "Downloading https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz" in capsys.readouterr().out
+    unpacked = sorted(p.name for p in (root / "cifar-10-batches-bin").iterdir())
+    assert unpacked == sorted(CIFAR10_BATCHES + ["batches.meta.txt"])  # the readme is not unpacked
+    assert sorted(p.name for p in root.iterdir()) == ["cifar-10-batches-bin", "cifar-10-binary.tar.gz"]
+    assert D.load_cifar10(root, "train").source == "local" and len(asked) == 1
+
+
+def test_cifar10_download_with_a_wrong_md5_falls_back_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    archive = cifar10_archive(tmp_path / "source")
+    small_cifar10_table(monkeypatch, records=6, md5="0" * 32)
+    monkeypatch.setattr(data_files, "online", lambda url: True)
+    monkeypatch.setattr(data_download.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(archive))
+    root = tmp_path / "data"
+    root.mkdir()
+    ds = D.load_cifar10(root, "test")
+    assert ds.source == "stand-in" and "could not be downloaded" in capsys.readouterr().out
+    assert list(root.iterdir()) == []
 
 
 def test_offline_cifar10_falls_back_to_a_stand_in_named_as_such(tmp_path, capsys):

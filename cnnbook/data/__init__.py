@@ -2,7 +2,7 @@
 
 The data path of every chapter::
 
-    files on disk (IDX / pickle, verified) -> one uint8 tensor (N, C, H, W), moved to the device once
+    files on disk (IDX / CIFAR-10 binary, every size checked) -> one uint8 tensor (N, C, H, W), moved to the device once
     -> per batch, on the device: index with a permutation, uint8 -> float in [0, 1], augment the
        whole batch, normalise with the dataset's mean/std -> model
 
@@ -10,11 +10,13 @@ One module per concern:
 
 * :mod:`~cnnbook.data.dataset`: :class:`ImageDataset`, :func:`as_dataset`, :func:`pad_images`;
 * :mod:`~cnnbook.data.files`: :func:`load_mnist` and :func:`load_cifar10` find the files under
-  ``root`` (torchvision's layout, so an existing torchvision download is reused), else download
-  them with torchvision's downloader and checksums, else fall back -- MNIST to a real MNIST subset
-  bundled with cnnbook, CIFAR-10 to a generated stand-in that is clearly named as such. Either way
-  they print one line saying so;
+  ``root`` (MNIST in torchvision's layout, so an existing torchvision download is reused; CIFAR-10's
+  binary version as its archive unpacks), else download them with their checksums checked, else
+  fall back -- MNIST to a real MNIST subset bundled with cnnbook, CIFAR-10 to a generated stand-in
+  that is clearly named as such. Either way they print one line saying so. No file can run code;
 * :mod:`~cnnbook.data.standin`: :func:`cifar10_stand_in`, that generated stand-in;
+* :mod:`~cnnbook.data.download`: downloads that leave nothing half-written (md5 and size checked) and
+  archives unpacked member by member;
 * :mod:`~cnnbook.data.loader`: :class:`DeviceLoader` yields ``(x, y)`` batches: x float32
   (B, C, H, W) normalised, y int64 (B,);
 * :mod:`~cnnbook.data.augment`: :func:`random_shift`, :func:`random_crop`, :func:`random_flip`,

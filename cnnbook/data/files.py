@@ -1,32 +1,32 @@
-"""Data files: find them, download them (torchvision's mirrors and checksums), read them safely.
+"""Data files: find them, download them (checksums checked), read them with every size checked.
 
 * :func:`load_mnist` reads MNIST's IDX files (:func:`read_idx`), else downloads them, else falls back
   to the real MNIST subset bundled with cnnbook;
-* :func:`load_cifar10` reads CIFAR-10's python batches (unpickling numpy arrays and nothing else),
-  else downloads them, else falls back to the generated stand-in (:mod:`cnnbook.data.standin`).
+* :func:`load_cifar10` reads CIFAR-10's *binary version* (records of one label byte and 3,072 pixel
+  bytes; nothing in a file is ever run), else downloads and unpacks it (:mod:`cnnbook.data.download`),
+  else falls back to the generated stand-in (:mod:`cnnbook.data.standin`).
+
+What each dataset's files must be is data, in the tables below (names, record counts and sizes,
+checksums); the code reads any dataset through them. Every size a file announces is checked against
+the file's real size before anything is allocated for it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import math
 import os
-import pickle
-import shutil
-import socket
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
-from urllib.parse import urlparse
+from typing import BinaryIO, Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from .dataset import CIFAR10_CLASSES, MNIST_CLASSES, SPLITS, DataFileError, ImageDataset, describe
+from .dataset import CIFAR10_CLASSES, MNIST_CLASSES, SPLITS, DataFileError, ImageDataset
+from .download import download_guard, fetch, md5_of, online, unpack_tar
 from .standin import cifar10_stand_in
 
 __all__ = ["load_mnist", "load_cifar10", "read_idx", "default_root",
@@ -38,18 +38,56 @@ MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 _BUNDLED_MNIST_MEAN, _BUNDLED_MNIST_STD = (0.1312,), (0.3086,)
 
+# MNIST: the IDX files of each split and the most records each may hold (the full dataset's)
 _MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    "train": (("train-images-idx3-ubyte", 60_000), ("train-labels-idx1-ubyte", 60_000)),
+    "test": (("t10k-images-idx3-ubyte", 10_000), ("t10k-labels-idx1-ubyte", 10_000)),
 }
-_CIFAR_FOLDER = "cifar-10-batches-py"
-_CIFAR_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 _BUNDLED_MNIST = Path(__file__).resolve().parent.parent / "_data" / "mnist"
-# Checked before importing torchvision (whose mirrors these are), so that offline is detected fast
-_PROBE_URL = {"mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
-              "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"}
-_PROBE_TIMEOUT_S = 3.0
-_IDX_CHUNK = 1 << 22  # IDX data is read 4 MiB at a time
+
+
+@dataclass(frozen=True)
+class _RecordFiles:
+    """A dataset of fixed-size records (label bytes, then pixel bytes) in a few files, as published."""
+
+    url: str                          # the archive, and its md5 and largest size (bytes) accepted
+    archive: str
+    md5: str
+    archive_max_bytes: int
+    folder: str                       # the folder the archive unpacks to
+    splits: dict[str, tuple[str, ...]]  # split -> its batch files, in order
+    records: int                      # records per batch file in the published files
+    label_bytes: int
+    shape: tuple[int, int, int]       # of one image (C, H, W), stored channel by channel, row by row
+    num_classes: int
+    meta: str                         # class names, one per line (optional)
+    meta_max_bytes: int
+    other_versions: tuple[str, ...]   # names that mean another version of the dataset is there
+
+    @property
+    def record_bytes(self) -> int:
+        return self.label_bytes + math.prod(self.shape)
+
+    @property
+    def batch_bytes(self) -> int:
+        return self.records * self.record_bytes
+
+
+_CIFAR10 = _RecordFiles(
+    url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", archive="cifar-10-binary.tar.gz",
+    md5="c32a1d4ab5d03f1284b67883e8d87530", archive_max_bytes=200_000_000, folder="cifar-10-batches-bin",
+    splits={"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)), "test": ("test_batch.bin",)},
+    records=10_000, label_bytes=1, shape=(3, 32, 32), num_classes=10,
+    meta="batches.meta.txt", meta_max_bytes=4096,
+    other_versions=("cifar-10-batches-py", "cifar-10-python.tar.gz", "data_batch_1", "test_batch"),
+)
+_PYTHON_VERSION_PROBLEM = ("this is CIFAR-10's Python version (batches of Python objects), which cnnbook "
+                           "does not read: loading Python objects from a file can run any code")
+
+# Checked before downloading, so that offline is detected fast
+_PROBE_URL = {"mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/", "cifar10": _CIFAR10.url}
+_CHUNK = 1 << 22  # files are read (and inflated) 4 MiB at a time
+_DEFLATE_MAX_RATIO = 1032  # deflate turns one byte into at most 1032: a .gz file holds at most this much
 
 
 # ----------------------------------------------------------------------------- roots, downloads
@@ -87,43 +125,10 @@ def _make_folder(root: Path, folder: Path) -> None:
                          f"pass root= a writable folder or set CNNBOOK_DATA") from err
 
 
-def _online(url: str) -> bool:
-    """A quick check (at most a few seconds) that the download host answers, so that an offline
-    machine falls back at once instead of waiting on the downloader. Trusts a configured proxy."""
-    proxies = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
-    if any(os.environ.get(v) for v in proxies):
-        return True
-    parts = urlparse(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)),
-                                 timeout=_PROBE_TIMEOUT_S).close()
-        return True
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def _download_guard(folder: Path, verbose: bool):
-    """Silence torchvision's messages unless ``verbose``, bound every socket wait, and remove the
-    files this download created if it fails, so that no half-written file is left behind."""
-    before = set(folder.iterdir())
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(60)
-    try:
-        with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
-            yield
-    except BaseException:
-        for path in set(folder.iterdir()) - before:
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        raise
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-
-
 def _download_mnist(root: Path, verbose: bool) -> bool:
     """Download the four MNIST files into ``root/MNIST/raw`` with torchvision (md5-checked)."""
     _make_folder(root, root)
-    if not _online(_PROBE_URL["mnist"]):
+    if not online(_PROBE_URL["mnist"]):
         return False
     raw = root / "MNIST" / "raw"
     _make_folder(root, raw)
@@ -133,7 +138,7 @@ def _download_mnist(root: Path, verbose: bool) -> bool:
     except ImportError:
         return False
     try:
-        with _download_guard(raw, verbose):
+        with download_guard(raw, verbose):
             for filename, md5 in MNIST.resources:
                 for mirror in MNIST.mirrors:
                     try:
@@ -150,22 +155,31 @@ def _download_mnist(root: Path, verbose: bool) -> bool:
 
 
 def _download_cifar10(root: Path, verbose: bool) -> bool:
-    """Download and unpack cifar-10-python.tar.gz into ``root`` with torchvision (md5-checked)."""
+    """Download CIFAR-10's binary archive into ``root`` (unless a copy with the right md5 is there),
+    check its md5 and unpack the batch files into ``root/cifar-10-batches-bin``. False if any of it
+    fails (no network, a wrong checksum, an archive that is not what the table says)."""
     _make_folder(root, root)
-    if not (root / "cifar-10-python.tar.gz").exists() and not _online(_PROBE_URL["cifar10"]):
+    archive = root / _CIFAR10.archive
+    if not archive.is_file() and not online(_PROBE_URL["cifar10"]):
         return False
     try:
-        from torchvision.datasets import CIFAR10
-        from torchvision.datasets.utils import download_and_extract_archive
-    except ImportError:
+        with download_guard(root, verbose):
+            if not (archive.is_file() and md5_of(archive) == _CIFAR10.md5):
+                print(f"Downloading {_CIFAR10.url} into {root}")
+                fetch(_CIFAR10.url, archive, _CIFAR10.md5, _CIFAR10.archive_max_bytes)
+            _unpack_record_files(archive, root / _CIFAR10.folder, _CIFAR10)
+    except Exception:  # noqa: BLE001 -- any failure: fall back, saying it could not be downloaded
         return False
-    try:
-        with _download_guard(root, verbose):
-            download_and_extract_archive(CIFAR10.url, download_root=str(root), filename=CIFAR10.filename,
-                                         md5=CIFAR10.tgz_md5)
-    except Exception:  # noqa: BLE001
-        return False
-    return (root / _CIFAR_FOLDER).is_dir()
+    return True
+
+
+def _unpack_record_files(archive: Path, folder: Path, table: _RecordFiles) -> None:
+    """Unpack the batch files of both splits and the class names of ``table`` from ``archive`` into
+    ``folder``: only those members, each of the size the table gives."""
+    members = {f"{table.folder}/{name}": (name, table.batch_bytes, table.batch_bytes)
+               for split in SPLITS for name in table.splits[split]}
+    members[f"{table.folder}/{table.meta}"] = (table.meta, 0, table.meta_max_bytes)
+    unpack_tar(archive, folder, members, "Delete it and call load_cifar10() again to download a fresh copy.")
 
 
 def _fallback_note(what: str, root: Path, download: bool, using: str, verbose: bool) -> None:
@@ -177,20 +191,24 @@ def _fallback_note(what: str, root: Path, download: bool, using: str, verbose: b
 # ----------------------------------------------------------------------------- MNIST (IDX files)
 
 
-def _open_idx(path: Path):
+def _open_idx(path: Path) -> BinaryIO:
     with open(path, "rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")  # type: ignore[return-value]
 
 
-def read_idx(path: str | os.PathLike, ndim: int | None = None, *, advice: str = "") -> Tensor:
+def read_idx(path: str | os.PathLike, ndim: int | None = None, *, advice: str = "",
+             max_count: int | None = None) -> Tensor:
     """Read an IDX file of unsigned bytes (MNIST's format; gzip-compressed or not) into a uint8
     tensor whose shape is the file's dimensions, e.g. (N, 28, 28) for images, (N,) for labels.
 
-    The header is checked (magic number 0x0000 08 <ndim>) and the file's size must match it exactly;
-    otherwise :class:`DataFileError` names the file and says what to do (``advice``). Memory grows
-    with the data actually read, never with the size the header announces (a damaged or hostile
-    header cannot make it allocate more than the file holds).
+    The header is checked (magic number 0x0000 08 <ndim>; at most ``max_count`` records, N, when
+    given) and the size of the data must match it exactly; otherwise :class:`DataFileError` names
+    the file and says what to do (``advice``). The size the header announces is checked against the
+    file's real size before anything is read: against the size on disk, or for a .gz file against
+    the most that many compressed bytes can inflate to; a .gz file is then inflated only up to the
+    announced size, plus one byte to detect more. Memory never grows beyond the data the header
+    announces and the file can hold. LeNet-5 chapter.
     """
     path = Path(path)
     advice = advice or "Delete it and load the data again to download a fresh copy."
@@ -199,11 +217,17 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None, *, advice: str = 
         return DataFileError(path, problem, advice)
 
     try:
+        size = path.stat().st_size
         with _open_idx(path) as f:
             dims = _idx_header(f, ndim, bad)
             expected = math.prod(dims)
-            if not isinstance(f, gzip.GzipFile):  # the size on disk is the size of the data: check first
-                _check_idx_size(path.stat().st_size - 4 - 4 * len(dims), dims, expected, bad)
+            if max_count is not None and dims and dims[0] > max_count:
+                raise bad(f"its header announces {dims[0]:,} records, more than the {max_count:,} "
+                          "this file can hold")
+            if isinstance(f, gzip.GzipFile):  # bounded by the most the compressed bytes can hold
+                _check_gzip_room(size, dims, expected, bad)
+            else:  # the size on disk is the size of the data: check first
+                _check_idx_size(size - 4 - 4 * len(dims), dims, expected, bad)
             data = _read_at_most(f, expected)
     except (OSError, EOFError, zlib.error) as err:
         raise bad(f"the file cannot be read ({err})") from err
@@ -231,6 +255,14 @@ def _idx_header(f: BinaryIO, ndim: int | None, bad: Callable[[str], DataFileErro
     return struct.unpack(f">{magic[3]}I", head)
 
 
+def _check_gzip_room(size: int, dims: tuple[int, ...], expected: int,
+                     bad: Callable[[str], DataFileError]) -> None:
+    room = _DEFLATE_MAX_RATIO * size
+    if expected + 4 + 4 * len(dims) > room:
+        raise bad(f"the file is truncated: its header announces {dims} = {expected:,} bytes of data, more "
+                  f"than {size:,} gzip-compressed bytes can hold (at most {room:,})")
+
+
 def _check_idx_size(size: int, dims: tuple[int, ...], expected: int,
                     bad: Callable[[str], DataFileError]) -> None:
     if size < expected:
@@ -241,10 +273,11 @@ def _check_idx_size(size: int, dims: tuple[int, ...], expected: int,
 
 
 def _read_at_most(f: BinaryIO, expected: int) -> bytearray:
-    """Up to ``expected`` + 1 bytes of ``f``, read in chunks: memory grows only with what is there."""
+    """Up to ``expected`` + 1 bytes of ``f``, read (and for gzip, inflated) in chunks: memory grows
+    only with what is there, and never beyond one byte more than expected."""
     data = bytearray()
     while len(data) <= expected:
-        chunk = f.read(min(_IDX_CHUNK, expected + 1 - len(data)))
+        chunk = f.read(min(_CHUNK, expected + 1 - len(data)))
         if not chunk:
             break
         data += chunk
@@ -255,16 +288,17 @@ def _find_mnist(root: Path, split: str) -> tuple[Path, Path] | None:
     """The (images, labels) files of ``split`` in ROOT/MNIST/raw (torchvision's layout) or ROOT."""
     for folder in (root / "MNIST" / "raw", root):
         paths: list[Path] = []
-        for name in _MNIST_FILES[split]:
+        for name, _ in _MNIST_FILES[split]:
             paths += [p for p in (folder / name, folder / f"{name}.gz") if p.is_file()][:1]
         if len(paths) == 2:
             return paths[0], paths[1]
     return None
 
 
-def _read_mnist(images_path: Path, labels_path: Path, advice: str) -> tuple[Tensor, Tensor]:
-    images = read_idx(images_path, ndim=3, advice=advice)
-    labels = read_idx(labels_path, ndim=1, advice=advice)
+def _read_mnist(images_path: Path, labels_path: Path, split: str, advice: str) -> tuple[Tensor, Tensor]:
+    (_, max_images), (_, max_labels) = _MNIST_FILES[split]
+    images = read_idx(images_path, ndim=3, advice=advice, max_count=max_images)
+    labels = read_idx(labels_path, ndim=1, advice=advice, max_count=max_labels)
     if images.shape[1:] != (28, 28):
         raise DataFileError(images_path, f"MNIST images are 28x28, this file holds {tuple(images.shape[1:])}", advice)
     if len(labels) != len(images):
@@ -283,7 +317,8 @@ def load_mnist(root: str | os.PathLike | None = None, split: str = "train", *, d
     torchvision's layout, or in ``ROOT`` itself, gzip-compressed or not -- else downloads them
     (torchvision's mirrors and md5 checksums) unless ``download=False``, else falls back to the
     subset of real MNIST bundled with cnnbook (12,000 train / 2,000 test images, every digit equally
-    often) and prints one line saying so (``verbose=False`` silences it).
+    often) and prints one line saying so (``verbose=False`` silences it). A file holding more
+    records than MNIST's own is refused. LeNet-5 chapter.
     """
     root = _check_args(root, split)
     advice = "Delete it and call load_mnist() again to download a fresh copy."
@@ -291,133 +326,154 @@ def load_mnist(root: str | os.PathLike | None = None, split: str = "train", *, d
     if found is None and download and _download_mnist(root, verbose):
         found, source = _find_mnist(root, split), "download"
     if found is not None:
-        images, labels = _read_mnist(*found, advice)
+        images, labels = _read_mnist(*found, split, advice)
         return ImageDataset(images, labels, MNIST_CLASSES, "MNIST", source, MNIST_MEAN, MNIST_STD)
     bundled = _find_mnist(_BUNDLED_MNIST, split)
     if bundled is None:
         raise FileNotFoundError(f"MNIST is not in {root}, could not be downloaded, and the subset bundled "
                                 f"with cnnbook is missing from {_BUNDLED_MNIST}: reinstall cnnbook with its "
                                 f"package data, or put MNIST's IDX files into {root}")
-    images, labels = _read_mnist(*bundled, "The copy bundled with cnnbook is damaged: reinstall cnnbook.")
+    images, labels = _read_mnist(*bundled, split, "The copy bundled with cnnbook is damaged: reinstall cnnbook.")
     _fallback_note("MNIST", root, download, f"the subset of real MNIST bundled with cnnbook "
                    f"({len(images):,} {split} images)", verbose)
     return ImageDataset(images, labels, MNIST_CLASSES, "MNIST (bundled subset)", "bundled",
                         _BUNDLED_MNIST_MEAN, _BUNDLED_MNIST_STD)
 
 
-# ----------------------------------------------------------------------------- CIFAR-10 (pickles)
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles CIFAR-10's batches (dicts of lists, strings and numpy arrays) and nothing else:
-    any other global in the file is refused, so a planted file cannot run code."""
-
-    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-                ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-                ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}  # (bytes in protocol 2)
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        if module == "numpy.core.multiarray":  # pickles written by numpy 1 (CIFAR-10's own files)
-            module = "numpy._core.multiarray" if hasattr(np, "_core") else module
-        found = super().find_class(module, name)
-        return _empty_reconstruct(found) if name == "_reconstruct" else found
-
-
-def _empty_reconstruct(reconstruct):
-    """numpy's ``_reconstruct``, for the empty placeholder array a pickle then fills with its data
-    (numpy always writes shape (0,)): a pickle asking it for a large array up front would make it
-    allocate memory the file does not hold."""
-
-    def checked(subtype: object, shape: object, dtype: object):
-        if subtype is not np.ndarray or not isinstance(shape, tuple) or len(shape) != 1 or shape[0] != 0:
-            raise pickle.UnpicklingError(f"refusing an array of shape {shape!r} allocated before its data")
-        return reconstruct(subtype, shape, dtype)
-
-    return checked
-
-
-def _unpickle(path: Path, advice: str) -> dict:
-    try:
-        with open(path, "rb") as f:
-            batch = _ArrayUnpickler(f, encoding="latin1").load()
-    except Exception as err:  # noqa: BLE001 -- a damaged pickle can fail in many ways
-        raise DataFileError(path, f"the file cannot be unpickled ({type(err).__name__}: {err})", advice) from err
-    if not isinstance(batch, dict):
-        raise DataFileError(path, f"expected a pickled dict, found {type(batch).__name__}", advice)
-    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
-
-
-def _read_cifar_batch(path: Path, advice: str) -> tuple[np.ndarray, np.ndarray]:
-    batch = _unpickle(path, advice)
-    data, labels = batch.get("data"), batch.get("labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise DataFileError(path, f"'data' must be a uint8 array of shape (N, 3072), found {describe(data)}", advice)
-    try:
-        labels = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError) as err:
-        raise DataFileError(path, f"'labels' must be a list of integers ({err})", advice) from err
-    if labels.shape != (len(data),):
-        raise DataFileError(path, f"'labels' must hold {len(data):,} labels, one per image, "
-                            f"found shape {labels.shape}", advice)
-    if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise DataFileError(path, f"labels must be 0..9, found {labels.min()}..{labels.max()}", advice)
-    return data, labels
+# ----------------------------------------------------------------------------- CIFAR-10 (binary version)
 
 
 def _cifar_advice(folder: Path) -> str:
-    if folder.name == _CIFAR_FOLDER:
+    if folder.name == _CIFAR10.folder:
         return f"Delete the folder {folder} and call load_cifar10() again to download a fresh copy."
     return ("Delete it and the other CIFAR-10 batches next to it, and call load_cifar10() again to download "
             "a fresh copy.")
 
 
 def _find_cifar10(root: Path, split: str) -> Path | None:
-    for folder in (root / _CIFAR_FOLDER, root):
-        present = [(folder / name).is_file() for name in _CIFAR_FILES[split]]
+    """The folder holding the batch files of ``split``: ROOT/cifar-10-batches-bin (as the archive
+    unpacks) or ROOT itself; an incomplete cifar-10-batches-bin folder is an error."""
+    for folder in (root / _CIFAR10.folder, root):
+        present = [(folder / name).is_file() for name in _CIFAR10.splits[split]]
         if all(present):
             return folder
-        if folder.name == _CIFAR_FOLDER and folder.is_dir():
-            missing = _CIFAR_FILES[split][present.index(False)]
+        if folder.name == _CIFAR10.folder and folder.is_dir():
+            missing = _CIFAR10.splits[split][present.index(False)]
             raise DataFileError(folder / missing, "the file is missing from an incomplete CIFAR-10 folder",
                                 _cifar_advice(folder))
     return None
 
 
-def _read_cifar10(folder: Path, split: str) -> tuple[Tensor, Tensor, tuple[str, ...]]:
+def _batch_records(path: Path, table: _RecordFiles, exact: bool, advice: str) -> int:
+    """The number of records in the batch file ``path``, from its size on disk: a whole number of
+    records, at most the published count -- exactly that count where ``exact`` (the published files)."""
+    size, record, most = path.stat().st_size, table.record_bytes, table.batch_bytes
+    layout = (f"{table.records:,} records of {record:,} bytes: {table.label_bytes} label byte and "
+              f"{record - table.label_bytes:,} pixel bytes")
+    if exact and size != most:
+        problem = f"the file holds {size:,} bytes, expected {most:,} ({layout})"
+    elif size == 0 or size % record:
+        problem = (f"the file holds {size:,} bytes, not a whole number of {record:,}-byte records "
+                   f"(expected {most:,} bytes: {layout})")
+    elif size > most:
+        problem = f"the file holds {size // record:,} records ({size:,} bytes), more than the {layout}"
+    else:
+        return size // record
+    raise DataFileError(path, problem, advice)
+
+
+def _read_batch(path: Path, n: int, table: _RecordFiles, advice: str) -> tuple[Tensor, Tensor]:
+    """(pixels (n, C*H*W) uint8, labels (n,) uint8) of a batch file of ``n`` records, labels checked."""
+    record = table.record_bytes
+    buf = bytearray(n * record)
+    with open(path, "rb") as f:
+        got, more = f.readinto(buf), f.read(1)
+    if got != len(buf) or more:
+        raise DataFileError(path, f"the file changed while it was read (expected {len(buf):,} bytes)", advice)
+    records = torch.frombuffer(buf, dtype=torch.uint8).view(n, record)
+    labels = records[:, table.label_bytes - 1]  # the last label byte is the class
+    bad = (labels >= table.num_classes).nonzero()
+    if len(bad):
+        i = int(bad[0])
+        raise DataFileError(path, f"record {i:,} (byte offset {i * record:,}) has label {int(labels[i])}, but labels "
+                            f"are 0..{table.num_classes - 1} ({len(bad):,} of {n:,} records out of range)", advice)
+    return records[:, table.label_bytes:], labels
+
+
+def _read_class_names(path: Path, table: _RecordFiles, advice: str) -> tuple[str, ...]:
+    """The class names in ``path``: UTF-8 (or ASCII) text, one name per line, blank lines ignored."""
+    if path.stat().st_size > table.meta_max_bytes:
+        raise DataFileError(path, f"the file holds {path.stat().st_size:,} bytes, expected at most "
+                            f"{table.meta_max_bytes:,} ({table.num_classes} class names, one per line)", advice)
+    with open(path, "rb") as f:
+        raw = f.read(table.meta_max_bytes + 1)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"the class names are not ASCII/UTF-8 text (byte 0x{raw[err.start]:02x} at "
+                            f"offset {err.start:,})", advice) from None
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if len(names) != table.num_classes:
+        raise DataFileError(path, f"expected {table.num_classes} class names, one per line, found {len(names)}",
+                            advice)
+    odd = next((name for name in names if not name.isprintable()), None)
+    if odd is not None:
+        raise DataFileError(path, f"the class name {odd!r} holds characters that cannot be printed", advice)
+    return names
+
+
+def _read_records(folder: Path, split: str, table: _RecordFiles) -> tuple[Tensor, Tensor, tuple[str, ...]]:
+    """images (N, C, H, W) uint8, labels (N,) int64 and the class names of ``split`` in ``folder``.
+    Every size is checked on disk before the images' memory is allocated."""
     advice = _cifar_advice(folder)
-    parts = [_read_cifar_batch(folder / name, advice) for name in _CIFAR_FILES[split]]
-    images = torch.from_numpy(np.concatenate([d for d, _ in parts]).reshape(-1, 3, 32, 32))
-    labels = torch.from_numpy(np.concatenate([lab for _, lab in parts]))
+    paths = [folder / name for name in table.splits[split]]
+    counts = [_batch_records(p, table, folder.name == table.folder, advice) for p in paths]
+    images = torch.empty((sum(counts), math.prod(table.shape)), dtype=torch.uint8)
+    labels = torch.empty(sum(counts), dtype=torch.int64)
+    start = 0
+    for path, n in zip(paths, counts):
+        images[start:start + n], labels[start:start + n] = _read_batch(path, n, table, advice)
+        start += n
     classes: tuple[str, ...] = CIFAR10_CLASSES
-    if (folder / "batches.meta").is_file():
-        names = _unpickle(folder / "batches.meta", advice).get("label_names")
-        if not isinstance(names, list) or len(names) != 10:
-            raise DataFileError(folder / "batches.meta", "'label_names' must be a list of 10 names", advice)
-        classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
-    return images, labels, classes
+    if (folder / table.meta).is_file():
+        classes = _read_class_names(folder / table.meta, table, advice)
+    return images.view(-1, *table.shape), labels, classes
+
+
+def _refuse_other_versions(root: Path, table: _RecordFiles) -> None:
+    """A one-line error if ``root`` holds CIFAR-10's Python version, which is never read."""
+    for name in table.other_versions:
+        if (root / name).exists():
+            raise DataFileError(root / name, _PYTHON_VERSION_PROBLEM,
+                                "Get the binary version: call load_cifar10() with download=True where there is "
+                                f"a network, or download {table.url} (md5 {table.md5}) and unpack it into {root}")
 
 
 def load_cifar10(root: str | os.PathLike | None = None, split: str = "train", *, download: bool = True,
                  verbose: bool = True) -> ImageDataset:
     """The CIFAR-10 images of ``split`` ("train": 50,000, "test": 10,000) as uint8 (N, 3, 32, 32).
 
-    Looks in ``root`` (default: :func:`default_root`) for the python batches -- in
-    ``ROOT/cifar-10-batches-py/``, torchvision's layout, or in ``ROOT`` itself -- else downloads and
-    unpacks them (torchvision's URL and md5 checksum) unless ``download=False``, else falls back to
-    :func:`cifar10_stand_in`, a generated dataset that is *not* CIFAR-10, and prints one line saying
-    so (``verbose=False`` silences it).
+    Reads CIFAR-10's binary version -- ``data_batch_1.bin`` .. ``data_batch_5.bin`` and
+    ``test_batch.bin``, records of one label byte (0..9) and 3,072 pixel bytes (1,024 red, green,
+    blue, row by row), and the class names in ``batches.meta.txt`` -- from
+    ``ROOT/cifar-10-batches-bin/`` (as ``cifar-10-binary.tar.gz`` unpacks; each file exactly
+    30,730,000 bytes) or from ``ROOT`` itself (any whole number of records up to 10,000 per file).
+    ``root`` defaults to :func:`default_root`. Else downloads the archive, checks its md5 and unpacks
+    only those files, unless ``download=False``; else falls back to :func:`cifar10_stand_in`, a
+    generated dataset that is *not* CIFAR-10, and prints one line saying so (``verbose=False``
+    silences it). CIFAR-10's Python version (Python objects) is never read: when the binary version
+    is neither there nor downloadable, finding the Python version in ``root`` is a
+    :class:`DataFileError` (not the stand-in) that says how to get the binary one. AlexNet chapter.
     """
     root = _check_args(root, split)
     folder, source = _find_cifar10(root, split), "local"
     if folder is None and download and _download_cifar10(root, verbose):
         folder, source = _find_cifar10(root, split), "download"
     if folder is not None:
-        images, labels, classes = _read_cifar10(folder, split)
+        images, labels, classes = _read_records(folder, split, _CIFAR10)
         return ImageDataset(images, labels, classes, "CIFAR-10", source, CIFAR10_MEAN, CIFAR10_STD)
+    _refuse_other_versions(root, _CIFAR10)
     data = cifar10_stand_in(split)
     _fallback_note("CIFAR-10", root, download, "a generated stand-in (NOT CIFAR-10): 10 classes of "
                    f"synthetic 3x32x32 images ({len(data):,} {split} images)", verbose)
     return data
-
