@@ -161,7 +161,8 @@ class Settings:
 
 def with_overrides(settings: Settings | None, overrides: Mapping[str, Any], *, caller: str) -> Settings:
     """``settings`` with ``overrides`` (keyword arguments named like its fields) replaced, or
-    ``Settings(**overrides)`` without settings: checked once. TypeError names an unknown keyword."""
+    ``Settings(**overrides)`` without settings: checked once (what :func:`cnnbook.fit` and
+    :func:`cnnbook.ablation.run_ablation` do with their keywords). TypeError names an unknown keyword."""
     names = [f.name for f in fields(Settings)]
     unknown = [k for k in overrides if k not in names]
     if unknown:

@@ -63,7 +63,7 @@ def test_the_defaults_and_the_normalised_values():
 def test_frozen_and_replaced():
     s = Settings(epochs=1, lr=1e-3)
     with pytest.raises(FrozenInstanceError):
-        s.lr = 1.0  # type: ignore[misc]
+        s.lr = 1.0
     t = replace(s, lr=2e-3, shift=2)
     assert (s.lr, s.shift) == (1e-3, 0) and (t.lr, t.shift) == (2e-3, 2)
 
@@ -110,6 +110,6 @@ def test_overrides_replace_fields_and_name_mistakes():
     with pytest.raises(TypeError, match="needs epochs="):
         with_overrides(None, {"lr": 1e-3}, caller="fit()")
     with pytest.raises(TypeError, match="settings must be a cnnbook.Settings"):
-        with_overrides({"epochs": 1}, {}, caller="fit()")  # type: ignore[arg-type]
+        with_overrides({"epochs": 1}, {}, caller="fit()")
     with pytest.raises(ValueError, match="lr"):
         with_overrides(base, {"lr": -1.0}, caller="fit()")
