@@ -47,8 +47,9 @@ from .runtime import (
     hardware,
     setup,
 )
+from .settings import Settings
 from .summary import count_macs, count_params, format_table, layer_table
-from .tables import Table, layers_table, table
+from .tables import Table, layers_table
 from .train import History, evaluate, fit, predict
 from .viz import confusion_matrix, plot_confusion_matrix, plot_curves, plot_feature_maps, show_images
 
@@ -65,12 +66,12 @@ __all__ = [
     # models and their anatomy
     "LeNet5", "LeNet5Classic", "AlexNet", "AlexNetCIFAR",
     "layer_table", "format_table", "count_params", "count_macs",
-    "architecture_blocks", "plot_architecture", "Table", "table", "layers_table",
+    "architecture_blocks", "plot_architecture", "Table", "layers_table",
     # data
     "ImageDataset", "DataFileError", "load_mnist", "load_cifar10", "as_dataset", "pad_images", "DeviceLoader",
     "random_shift", "random_crop", "random_flip", "compose",
     # training
-    "fit", "evaluate", "predict", "History", "accuracy_vs_noise", "accuracy_vs_shift",
+    "fit", "Settings", "evaluate", "predict", "History", "accuracy_vs_noise", "accuracy_vs_shift",
     # figures
     "show_images", "plot_feature_maps", "plot_curves", "confusion_matrix", "plot_confusion_matrix",
     # explorers that run in the reader's browser

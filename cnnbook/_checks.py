@@ -18,8 +18,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["check_int", "check_float", "check_flag", "check_model", "int_pair", "as_device", "model_device",
-           "eval_mode", "sync"]
+__all__ = ["check_int", "check_float", "check_flag", "check_model", "int_pair", "as_device", "mps_available",
+           "model_device", "eval_mode", "sync"]
 
 
 def _is_int(value: object) -> bool:
@@ -92,16 +92,31 @@ def int_pair(name: str, value: object, *, low: int | None = None) -> tuple[int, 
     return h, w
 
 
-def as_device(device: torch.device | str) -> torch.device:
-    """``device`` as a ``torch.device``; ValueError naming ``device`` for a name torch rejects."""
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be a torch.device or a name like 'cpu' or 'cuda', got {device!r}")
+def mps_available() -> bool:
+    """True if Apple's MPS backend can run here."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def as_device(device: torch.device | str, name: str = "device") -> torch.device:
+    """``device`` (a torch.device or a name: cpu, cuda, cuda:N or mps) as a ``torch.device`` that can
+    run here; TypeError or ValueError naming ``name`` otherwise (``--device`` for the command line,
+    ``CNNBOOK_DEVICE`` for the environment variable). The one reader of device names."""
+    if not isinstance(device, (torch.device, str)):
+        raise TypeError(f"{name} must be a torch.device or a name like 'cpu' or 'cuda', got {device!r}")
     try:
-        return torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"device {device!r} is not a device name; use cpu, cuda, cuda:N or mps") from err
+        dev = torch.device(device.strip() if isinstance(device, str) else device)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{name}={str(device)!r} is not a device name; use cpu, cuda, cuda:N or mps")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={str(device)!r} but no CUDA GPU is available here; use cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{name}={str(device)!r} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if dev.type == "mps" and not mps_available():
+        raise ValueError(f"{name}={str(device)!r} but Apple MPS is not available here; use cpu")
+    return dev
 
 
 def model_device(model: nn.Module) -> torch.device:

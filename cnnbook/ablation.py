@@ -2,13 +2,14 @@
 
 The AlexNet chapter asks which of the 2012 paper's ideas matter::
 
-    rows = run_ablation(ALEXNET_ABLATIONS, train, test, val=val, epochs=20, augment=aug,
+    settings = replace(ALEXNET_CIFAR, epochs=20)   # cnnbook.recipes
+    rows = run_ablation(ALEXNET_ABLATIONS, train, test, settings, val=val,
                         base={"width": 0.125}, seeds=(0, 1, 2))
     ablation_table(rows)          # a table: train and test accuracy, the gap, the spread over seeds
 
 Each :class:`Variant` names what it changes: keyword arguments of
-:class:`~cnnbook.models.AlexNetCIFAR`, whether it trains with the augmentation, or keyword
-arguments of :func:`cnnbook.fit` (the paper's optimiser). Everything else -- data, epochs, seeds --
+:class:`~cnnbook.models.AlexNetCIFAR`, whether it trains with the augmentation, or training
+settings (the paper's optimiser, :data:`PAPER_RECIPE`). Everything else -- data, settings, seeds --
 is shared, so the rows differ by one choice. Every variant is trained once per seed; the train and
 test accuracies of the finished network are measured once per run, on the images as they are.
 """
@@ -17,47 +18,48 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
-from .data import DeviceLoader, as_dataset
+from .data import DeviceLoader, ImageDataset, as_dataset
 from .models import AlexNetCIFAR
+from .settings import Settings, with_overrides
 from .summary import count_params
 from .tables import Table
 from .train import History, evaluate, fit
 
-__all__ = ["Variant", "Run", "AblationRow", "ALEXNET_ABLATIONS", "PAPER_RECIPE", "paper_sgd",
+__all__ = ["Variant", "Run", "AblationRow", "ALEXNET_ABLATIONS", "PAPER_RECIPE", "PAPER_OPTIMISER",
            "run_ablation", "ablation_table", "clear_of"]
 
-
-def paper_sgd(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-    """The 2012 paper's optimiser: SGD with momentum 0.9 (not Nesterov), weight decay 0.0005 and
-    learning rate 0.01 (AlexNet chapter). The paper trained with batches of 128 and divided the
-    rate by 10 by hand when the validation error stopped improving; :data:`PAPER_RECIPE` keeps
-    the rate constant."""
-    return torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
+Data = Union[ImageDataset, DeviceLoader, tuple[Tensor, Tensor]]
+"""What :func:`cnnbook.fit` trains and tests on: a dataset, a loader or an (images, labels) pair."""
 
 
-PAPER_RECIPE: dict[str, Any] = {"optimizer": paper_sgd, "schedule": "constant", "batch_size": 128,
-                                "label_smoothing": 0.0}
-"""Keyword arguments of :func:`cnnbook.fit` for the paper's recipe: :func:`paper_sgd`, a constant
-learning rate, batches of 128, no label smoothing."""
+PAPER_RECIPE = Settings(epochs=90, batch_size=128, lr=0.01, optimizer="sgd", nesterov=False, weight_decay=5e-4,
+                        schedule="constant", seed=0)
+"""The 2012 paper's training (AlexNet chapter): about 90 passes over the images in batches of 128,
+SGD with momentum 0.9 (not Nesterov), weight decay 0.0005 and learning rate 0.01, held constant
+(the paper divided it by 10 by hand whenever the validation error stopped improving), no label
+smoothing."""
+
+PAPER_OPTIMISER = ("batch_size", "lr", "optimizer", "nesterov", "weight_decay", "schedule", "label_smoothing")
+"""The fields of :data:`PAPER_RECIPE` that the ablation's optimiser row takes (not its epochs)."""
 
 
 @dataclass(frozen=True)
 class Variant:
     """One configuration of the ablation: ``name`` (shown in the table), ``model`` (keyword
     arguments for the model, e.g. ``{"activation": "tanh"}``), ``augment`` (train with the
-    augmentation or without it) and ``fit`` (keyword arguments for :func:`cnnbook.fit` that replace
-    the shared ones, e.g. :data:`PAPER_RECIPE`)."""
+    augmentation or without it) and ``settings`` (fields of :class:`~cnnbook.settings.Settings`
+    that replace the shared ones, e.g. ``{"lr": 1e-3}``)."""
 
     name: str
     model: dict[str, Any] = field(default_factory=dict)
     augment: bool = True
-    fit: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 ALEXNET_ABLATIONS: tuple[Variant, ...] = (
@@ -68,7 +70,8 @@ ALEXNET_ABLATIONS: tuple[Variant, ...] = (
     Variant("no dropout", {"dropout": 0.0}),
     Variant("no data augmentation", augment=False),
     Variant("BatchNorm added (2015, not in the paper)", {"batchnorm": True}),
-    Variant("the paper's optimiser (SGD, momentum 0.9, weight decay 5e-4)", fit=PAPER_RECIPE),
+    Variant("the paper's optimiser (SGD, momentum 0.9, weight decay 5e-4)",
+            settings={name: getattr(PAPER_RECIPE, name) for name in PAPER_OPTIMISER}),
 )
 """The chapter's ablation: the baseline first, then one change per row."""
 
@@ -128,17 +131,13 @@ class AblationRow:
         return self._mean([r.seconds for r in self.runs])
 
 
-def _check(variants: Sequence[Variant], base: object, epochs: object, test: object,
-           seeds: object) -> tuple[int, ...]:
+def _check(variants: Sequence[Variant], base: object, test: object, seeds: object) -> tuple[int, ...]:
     if isinstance(variants, Variant) or not all(isinstance(v, Variant) for v in variants):
         raise TypeError("variants must be a sequence of Variant")
     if not variants:
         raise ValueError("variants must contain at least one Variant, got an empty sequence")
     if base is not None and not isinstance(base, dict):
         raise TypeError(f"base must be a dict of model keyword arguments or None, got {type(base).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or not (
-            epochs >= 1 if isinstance(epochs, int) else math.isfinite(epochs) and epochs > 0):
-        raise ValueError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
     if test is None:
         raise ValueError("test must be given: the ablation compares test accuracies")
     if isinstance(seeds, (int, str)) or not isinstance(seeds, Iterable):
@@ -149,49 +148,58 @@ def _check(variants: Sequence[Variant], base: object, epochs: object, test: obje
     return seeds
 
 
+def _variant_settings(shared: Settings, v: Variant) -> Settings:
+    """The shared settings with the variant's replaced; without augmentation if it trains without."""
+    settings = with_overrides(shared, v.settings, caller=f"Variant {v.name!r}")
+    return settings if v.augment else replace(settings, shift=0, crop=0, flip=False)
+
+
 def run_ablation(
     variants: Sequence[Variant],
-    train: Any,
-    test: Any,
+    train: Data,
+    test: Data,
+    settings: Settings | None = None,
     *,
-    epochs: int | float,
-    val: Any = None,
+    val: Data | None = None,
     augment: Callable[[Tensor], Tensor] | None = None,
     base: dict[str, Any] | None = None,
     model_fn: Callable[..., nn.Module] = AlexNetCIFAR,
     seeds: Sequence[int] = (0,),
     curves: bool = False,
-    **fit_kwargs: Any,
+    progress: bool = False,
+    **overrides: Any,
 ) -> list[AblationRow]:
     """Train ``model_fn(**base, **variant.model)`` once per seed for every variant with :func:`cnnbook.fit`.
 
-    ``train``/``val``/``test``: anything :func:`cnnbook.fit` accepts (ImageDataset, (images, labels)
-    with images (N, C, H, W)). ``val`` (optional) and ``test`` are evaluated once per run, when
-    training is over; with ``curves=True`` ``fit`` also reports ``val`` after every epoch of each
-    variant's first seed (the curve to tune on, in that run's History; it costs an evaluation per
-    epoch). ``augment`` (a
-    batch transform (B, C, H, W) -> (B, C, H, W)) is applied to the training batches of the
-    variants with ``augment=True``, never to the images that are evaluated. ``epochs`` may be
-    fractional, as in :func:`cnnbook.fit`. Further keyword arguments (``batch_size``, ``lr``, ...)
-    go to :func:`cnnbook.fit`; a variant's ``fit`` replaces them. Returns one :class:`AblationRow`
-    per variant, in order (AlexNet chapter).
+    ``settings`` (a :class:`~cnnbook.settings.Settings`, its fields replaced by ``overrides`` such
+    as ``epochs=20``, as in :func:`cnnbook.fit`) are shared by all runs; a variant's ``settings``
+    replace fields of them, every run's ``seed`` is its own. ``train``/``val``/``test``: anything
+    :func:`cnnbook.fit` accepts (ImageDataset, (images, labels) with images (N, C, H, W)). ``val``
+    (optional) and ``test`` are evaluated once per run, when training is over; with
+    ``curves=True`` ``fit`` also reports ``val`` after every epoch of each variant's first seed
+    (the curve to tune on, in that run's History; it costs an evaluation per epoch). The
+    augmentation -- the settings' ``shift``, ``crop``, ``flip``, or ``augment`` (a batch transform
+    (B, C, H, W) -> (B, C, H, W)) in their place -- is applied to the training batches of the
+    variants with ``augment=True``, never to the images that are evaluated. Returns one
+    :class:`AblationRow` per variant, in order (AlexNet chapter).
     """
-    seeds = _check(variants, base, epochs, test, seeds)
-    fit_kwargs.setdefault("progress", False)
-    # converted once, before any training: a bad set fails at once, named, and no run redoes it
+    shared = with_overrides(settings, overrides, caller="run_ablation()")
+    seeds = _check(variants, base, test, seeds)
+    # checked and converted once, before any training: a bad set fails at once, named, and no run redoes it
+    planned = [_variant_settings(shared, v) for v in variants]
     clean_train = as_dataset(train, name="train")
     test = as_dataset(test, name="test")
     val = as_dataset(val, name="val") if val is not None else None
     fit_train = train if isinstance(train, DeviceLoader) else clean_train  # a loader keeps its batches
     rows = []
-    for v in variants:
+    for v, run_settings in zip(variants, planned):
         runs, parameters = [], 0
         for i, seed in enumerate(seeds):
             torch.manual_seed(seed)
             model = model_fn(**{**(base or {}), **v.model})
             parameters = count_params(model, trainable_only=False)
-            history = fit(model, fit_train, val if curves and i == 0 else None, epochs=epochs,
-                          augment=augment if v.augment else None, seed=seed, **{**fit_kwargs, **v.fit})
+            history = fit(model, fit_train, val if curves and i == 0 else None, replace(run_settings, seed=seed),
+                          augment=augment if v.augment else None, progress=progress)
             runs.append(Run(seed=seed, train_acc=evaluate(model, clean_train)[1],
                             val_acc=evaluate(model, val)[1] if val is not None else math.nan,
                             test_acc=evaluate(model, test)[1], seconds=history.train_seconds,

@@ -6,8 +6,8 @@ max-pool variant for 28x28 digits -- on the same MNIST data:
 * **baseline**, the loop of countless tutorials: torchvision's ``MNIST`` with
   ``ToTensor()`` + ``Normalize((0.5,), (0.5,))``, a ``DataLoader`` (batch 64, shuffled), Adam at
   lr 1e-3, 10 epochs;
-* **cnnbook fast**: :func:`cnnbook.fit` with :data:`cnnbook.recipes.FAST` (a short one-cycle
-  schedule; :data:`~cnnbook.recipes.GPU_FAST` on a GPU);
+* **cnnbook fast**: :func:`cnnbook.fit` with the settings :data:`cnnbook.recipes.FAST` (a short
+  one-cycle schedule; :data:`~cnnbook.recipes.GPU_FAST` on a GPU);
 * **cnnbook 10-epoch**: :func:`cnnbook.fit` with :data:`cnnbook.recipes.LONG` for ``--epochs`` epochs.
 
 Every run is tested after every epoch (evaluation time excluded from the training seconds), so
@@ -23,22 +23,27 @@ import argparse
 import json
 import math
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 from ._checks import sync
-from .data import ImageDataset, random_shift
+from .data import ImageDataset
 from .models import AlexNetCIFAR, LeNet5
 from .recipes import FAST, GPU_FAST, LONG, choose_device, load_data
 from .runtime import hardware
+from .settings import Settings
+from .tables import Table
 from .train import History, cpu_has_bf16, fit
 
-# FAST, LONG and GPU_FAST live in cnnbook.recipes; they stay importable from here
-__all__ = ["run_baseline", "run_cnnbook", "alexnet_throughput", "format_table", "add_arguments",
-           "bench_command", "FAST", "LONG", "GPU_FAST"]
+__all__ = ["run_baseline", "run_cnnbook", "alexnet_throughput", "ALEXNET_THROUGHPUT", "results_table",
+           "add_arguments", "bench_command"]
+
+# AlexNetCIFAR's throughput: epochs over random images at a large batch (the first epoch warms up)
+ALEXNET_THROUGHPUT = Settings(epochs=3, batch_size=512, seed=0)
 
 
 # ----------------------------------------------------------------------------- the baseline
@@ -128,32 +133,27 @@ def run_baseline(train: Any, test: Any, *, epochs: int = 10, device: torch.devic
 # ----------------------------------------------------------------------------- cnnbook's runs
 
 
-def run_cnnbook(train: ImageDataset, test: ImageDataset | None, recipe: Mapping[str, Any], *,
-                device: torch.device | str, seed: int = 0, epochs: float | None = None,
-                progress: bool = True) -> History:
-    """cnnbook's :func:`~cnnbook.fit` of a fresh LeNet5 with ``recipe`` (:data:`~cnnbook.recipes.FAST`,
-    :data:`~cnnbook.recipes.LONG` or :data:`~cnnbook.recipes.GPU_FAST`)."""
-    torch.manual_seed(seed)
-    model = LeNet5()
-    r = dict(recipe)
-    shift = r.pop("shift")
-    if epochs is not None:
-        r["epochs"] = epochs
-    return fit(model, train, test, device=device, seed=seed, progress=progress,
-               augment=random_shift(shift) if shift else None, **r)
+def run_cnnbook(train: ImageDataset, test: ImageDataset | None, settings: Settings, *,
+                device: torch.device | str, progress: bool = True) -> History:
+    """cnnbook's :func:`~cnnbook.fit` of a fresh LeNet5 with ``settings`` (e.g.
+    :data:`~cnnbook.recipes.FAST`, :data:`~cnnbook.recipes.LONG` or :data:`~cnnbook.recipes.GPU_FAST`),
+    the model made after seeding torch with the settings' seed."""
+    if settings.seed is not None:
+        torch.manual_seed(settings.seed)
+    return fit(LeNet5(), train, test, settings, device=device, progress=progress)
 
 
-def alexnet_throughput(*, device: torch.device | str = "cuda", n: int = 50_000, batch_size: int = 512,
-                       epochs: int = 3, compile: bool = False, progress: bool = False) -> float:
+def alexnet_throughput(*, device: torch.device | str = "cuda", n: int = 50_000,
+                       settings: Settings = ALEXNET_THROUGHPUT, progress: bool = False) -> float:
     """Training images per second of :class:`~cnnbook.models.AlexNetCIFAR` through :func:`cnnbook.fit`
-    on ``n`` random, non-zero 3x32x32 images: the fastest epoch after the first (the warm-up)."""
+    with ``settings`` on ``n`` random, non-zero 3x32x32 images: the fastest epoch after the first
+    (the warm-up)."""
     g = torch.Generator().manual_seed(0)
     images = torch.randint(1, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (n,), generator=g)
     data = ImageDataset(images, labels, tuple(str(i) for i in range(10)), "random images", "stand-in",
                         (0.5, 0.5, 0.5), (0.29, 0.29, 0.29))
-    history = fit(AlexNetCIFAR(), data, None, epochs=epochs, batch_size=batch_size, device=device,
-                  compile=compile, progress=progress, seed=0)
+    history = fit(AlexNetCIFAR(), data, None, settings, device=device, progress=progress)
     return max(history.images_per_s[1:] or history.images_per_s)
 
 
@@ -172,14 +172,13 @@ def _row(name: str, h: History) -> dict[str, Any]:
     }
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The bench's table: one line per run."""
-    lines = [f"{'run':<22} {'epochs':>6} {'images/s':>10} {'train s':>9} {'time to 99.0%':>14} {'final acc %':>12}"]
-    for r in rows:
-        t99 = f"{r['time_to_99']:.2f} s" if r["time_to_99"] is not None else "not reached"
-        lines.append(f"{r['run']:<22} {r['epochs']:>6.3g} {r['images_per_s']:>10,.0f} {r['train_seconds']:>9.2f} "
-                     f"{t99:>14} {r['final_acc']:>12.2f}")
-    return "\n".join(lines)
+def results_table(rows: list[dict[str, Any]]) -> Table:
+    """The bench's table, one line per run (plain text when printed)."""
+    header = ["run", "epochs", "images/s", "train s", "time to 99.0%", "final acc %"]
+    body = [[r["run"], f"{r['epochs']:.3g}", f"{r['images_per_s']:,.0f}", f"{r['train_seconds']:.2f}",
+             f"{r['time_to_99']:.2f} s" if r["time_to_99"] is not None else "not reached", f"{r['final_acc']:.2f}"]
+            for r in rows]
+    return Table(header, body)
 
 
 def _no_nan(x: Any) -> Any:
@@ -216,8 +215,9 @@ def _machine(dev: torch.device) -> str:
 
 
 def _lenet_rows(args: argparse.Namespace, dev: torch.device, train: ImageDataset,
-                test: ImageDataset) -> tuple[list[dict[str, Any]], Mapping[str, Any]]:
-    """The table's rows: the baseline (unless --skip-baseline), cnnbook fast, cnnbook N-epoch."""
+                test: ImageDataset) -> tuple[list[dict[str, Any]], dict[str, Settings]]:
+    """The table's rows: the baseline (unless --skip-baseline), cnnbook fast, cnnbook N-epoch; and
+    the settings of the last two."""
     progress = not args.no_progress
     rows = []
     if not args.skip_baseline:
@@ -226,19 +226,18 @@ def _lenet_rows(args: argparse.Namespace, dev: torch.device, train: ImageDataset
         print(f"baseline: {how}, DataLoader batch 64, Adam 1e-3, {base_epochs} epoch(s) ...", flush=True)
         rows.append(_row("baseline (usual loop)", run_baseline(base_train, base_test, epochs=base_epochs,
                                                                device=dev, seed=args.seed)))
-        print(format_table(rows[-1:]), flush=True)
-    fast = GPU_FAST if dev.type == "cuda" else FAST
+        print(results_table(rows[-1:]), flush=True)
+    fast = replace(GPU_FAST if dev.type == "cuda" else FAST, seed=args.seed)
     if dev.type == "cuda":  # warm up CUDA, cuDNN and the allocator, so the timed runs measure training
-        run_cnnbook(train.subset(min(4096, len(train))), None, fast, device=dev, epochs=1, progress=False)
-    fast_epochs = 1 if args.quick else fast["epochs"]
-    print(f"cnnbook fast: {fast_epochs:g} epochs ...", flush=True)
-    rows.append(_row("cnnbook fast", run_cnnbook(train, test, fast, device=dev, seed=args.seed,
-                                                 epochs=fast_epochs, progress=progress)))
-    long_epochs = 2 if args.quick else args.epochs
-    print(f"cnnbook {long_epochs}-epoch ...", flush=True)
-    rows.append(_row(f"cnnbook {long_epochs}-epoch", run_cnnbook(train, test, LONG, device=dev, seed=args.seed,
-                                                                 epochs=long_epochs, progress=progress)))
-    return rows, fast
+        run_cnnbook(train.subset(min(4096, len(train))), None, replace(fast, epochs=1, seed=0), device=dev,
+                    progress=False)
+    fast = replace(fast, epochs=1) if args.quick else fast
+    print(f"cnnbook fast: {fast.epochs:g} epochs ...", flush=True)
+    rows.append(_row("cnnbook fast", run_cnnbook(train, test, fast, device=dev, progress=progress)))
+    long = replace(LONG, epochs=2 if args.quick else args.epochs, seed=args.seed)
+    print(f"cnnbook {long.epochs}-epoch ...", flush=True)
+    rows.append(_row(f"cnnbook {long.epochs}-epoch", run_cnnbook(train, test, long, device=dev, progress=progress)))
+    return rows, {"fast": fast, "long": long}
 
 
 def _summary(rows: list[dict[str, Any]], extra: dict[str, Any], skip_baseline: bool) -> None:
@@ -263,16 +262,17 @@ def bench_command(args: argparse.Namespace) -> int:
     machine = _machine(dev)
     print(f"Bench on {machine}")
     print(f"Data: {train.name} ({train.source}), {len(train):,} train / {len(test):,} test images")
-    rows, fast = _lenet_rows(args, dev, train, test)
+    rows, ran = _lenet_rows(args, dev, train, test)
     extra: dict[str, Any] = {}
     if dev.type == "cuda" or args.gpu_alexnet:
         n = 4096 if args.quick else 50_000
         print(f"AlexNetCIFAR throughput on {n:,} random images ...", flush=True)
-        extra["alexnet_cifar_images_per_s"] = alexnet_throughput(
-            device=dev, n=n, batch_size=512, epochs=2 if args.quick else 3, compile=args.compile)
+        settings = replace(ALEXNET_THROUGHPUT, epochs=2 if args.quick else ALEXNET_THROUGHPUT.epochs,
+                           compile=args.compile)
+        extra["alexnet_cifar_images_per_s"] = alexnet_throughput(device=dev, n=n, settings=settings)
     print()
     print(f"Machine: {machine}")
-    print(format_table(rows))
+    print(results_table(rows))
     _summary(rows, extra, args.skip_baseline)
     if args.json:
         path = Path(args.json)
@@ -280,7 +280,7 @@ def bench_command(args: argparse.Namespace) -> int:
         record = {
             "machine": machine, "device": str(dev), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "dataset": train.name, "data_source": train.source, "train_size": len(train), "test_size": len(test),
-            "quick": bool(args.quick), "recipes": {"fast": fast, "long": LONG}, "rows": rows, **extra,
+            "quick": bool(args.quick), "recipes": {k: asdict(v) for k, v in ran.items()}, "rows": rows, **extra,
         }
         path.write_text(json.dumps(_no_nan(record), indent=2))
         print(f"Wrote {path}")

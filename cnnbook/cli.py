@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
+from dataclasses import Field, asdict, fields, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -25,12 +27,12 @@ import torch.nn as nn
 from . import distributed
 from .bench import add_arguments, bench_command  # the bench's options live with the bench
 from .data import ImageDataset, pad_images
-from .recipes import RECIPES, choose_device, load_data
+from .recipes import RECIPES, Recipe, choose_device, load_data
 from .runtime import hardware
+from .settings import Settings
 from .train import History, amp_dtype, fit
 
-# RECIPES lives in cnnbook.recipes (the chapters import it from there); it stays importable from here
-__all__ = ["main", "build_parser", "train_command", "RECIPES"]
+__all__ = ["main", "build_parser", "train_command", "add_setting_options"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -40,26 +42,26 @@ def _param_checksum(model: nn.Module) -> float:
 
 
 def _record(args: argparse.Namespace, *, train: ImageDataset, test: ImageDataset, dev: torch.device,
-            world_size: int, epochs: float, batch_size: int, lr: float, history: History,
-            checksums: list[Any]) -> dict[str, Any]:
+            world_size: int, settings: Settings, history: History, checksums: list[Any]) -> dict[str, Any]:
     """The JSON record of a ``train`` run."""
     return {
         "model": args.model,
         "dataset": train.name,
         "data_source": train.source,
         "device": str(dev),
-        "precision": str(amp_dtype(dev, True) or torch.float32).replace("torch.", ""),
+        "precision": str(amp_dtype(dev, settings.amp) or torch.float32).replace("torch.", ""),
         "hardware": hardware(dev),
         "torch": torch.__version__,
         "world_size": world_size,
         "train_size": len(train),
         "test_size": len(test),
         "epochs": history.epochs_done,  # fewer than planned if stopped early
-        "epochs_planned": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": args.seed,
+        "epochs_planned": settings.epochs,
+        "batch_size": settings.batch_size,
+        "lr": settings.lr,
+        "seed": settings.seed,
         "quick": bool(args.quick),
+        "settings": asdict(settings),
         "train_seconds": history.train_seconds,
         "test_acc": history.test_acc[-1] if len(history) else None,
         "time_to_99": history.time_to(99.0),
@@ -95,75 +97,79 @@ def _checksums(model: nn.Module, world: distributed.World) -> list[Any]:
     return checksums
 
 
+def _settings(args: argparse.Namespace, recipe: Recipe) -> Settings:
+    """The recipe's settings for the run's epochs (the recipe's, or 1 with --quick), with the
+    options given on the command line replaced."""
+    given = {f.name: getattr(args, f.name) for f in fields(Settings) if getattr(args, f.name) is not None}
+    epochs = given.pop("epochs", 1 if args.quick else recipe.settings.epochs)
+    return replace(recipe.for_epochs(epochs), **given)
+
+
+def _describe(name: str, train: ImageDataset, test: ImageDataset, s: Settings, dev: torch.device,
+              world: distributed.World) -> str:
+    """The line that says what is about to be trained."""
+    lr = f"lr {s.lr:g}" if s.lr is not None else f"{s.optimizer}'s default lr"
+    return (f"Training {name} on {train.name} ({len(train):,} train / {len(test):,} test images) for {s.epochs} "
+            f"epoch(s), batch {s.batch_size}, {lr}, on {hardware(dev)}"
+            + (f", {world.size} processes" if world.active else ""))
+
+
 def train_command(args: argparse.Namespace) -> int:
     """Run ``train`` with parsed arguments; return the exit status."""
     recipe = RECIPES[args.model]
-    dev = choose_device(args.device)
-    world, created = distributed.setup(dev)
-    if world.active and dev.type == "cuda":
-        dev = torch.device("cuda", world.local_rank)
-    try:
-        if args.seed is not None:
-            torch.manual_seed(args.seed)
+    settings = _settings(args, recipe)
+    with distributed.joined(choose_device(args.device)) as (dev, world):
+        if settings.seed is not None:
+            torch.manual_seed(settings.seed)
         train, test = load_data(recipe.dataset, args.data_root, quick=args.quick, verbose=world.is_main)
         train, test = pad_images(train, recipe.pad), pad_images(test, recipe.pad)
-        epochs = args.epochs if args.epochs is not None else 1 if args.quick else recipe.epochs
-        settings = recipe.settings(epochs)
-        batch_size = args.batch_size if args.batch_size is not None else settings["batch_size"]
-        lr = args.lr if args.lr is not None else settings["lr"]
         model = recipe.make_model()
         if world.is_main:
-            print(f"Training {args.model} on {train.name} ({len(train):,} train / {len(test):,} test images) "
-                  f"for {epochs} epoch(s), batch {batch_size}, lr {lr:g}, on {hardware(dev)}"
-                  + (f", {world.size} processes" if world.active else ""))
-        history = fit(model, train, test, epochs=epochs, batch_size=batch_size, lr=lr,
-                      label_smoothing=settings["label_smoothing"], augment=settings["make_augment"](),
-                      device=dev, compile=args.compile, seed=args.seed, checkpoint=args.checkpoint,
-                      resume=args.resume, progress=not args.no_progress, target_acc=args.target_acc)
+            print(_describe(args.model, train, test, settings, dev, world))
+        history = fit(model, train, test, settings, device=dev, checkpoint=args.checkpoint, resume=args.resume,
+                      progress=not args.no_progress)
         checksums = _checksums(model, world)
         if world.is_main:
-            record = _record(args, train=train, test=test, dev=dev, world_size=world.size, epochs=epochs,
-                             batch_size=batch_size, lr=lr, history=history, checksums=checksums)
+            record = _record(args, train=train, test=test, dev=dev, world_size=world.size, settings=settings,
+                             history=history, checksums=checksums)
             _report(record, history, args.json)
         return 0
-    finally:
-        if created:
-            distributed.cleanup()
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _parse_setting(f: Field[Any], kinds: set[Any]) -> Callable[[str], Any]:
+    """An argparse ``type``: the text as a value of the field ``f`` (of one of ``kinds``), checked by
+    the field's own check."""
+    def parse(text: str) -> Any:
+        try:
+            value: Any = text
+            if float in kinds:
+                value = float(text)
+                value = int(value) if int in kinds and value.is_integer() else value
+            elif int in kinds:
+                value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a number' if float in kinds else 'a whole number'}, "
+                                             f"got {text!r}") from None
+        try:
+            return f.metadata["check"](f.name, value)
+        except (TypeError, ValueError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse
 
 
-def _epochs(text: str) -> int | float:
-    """A whole number >= 1, or a fractional number of epochs > 0 (e.g. 2.5)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of epochs, got {text!r}") from None
-    if not (value > 0 and value == value and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    if value.is_integer():
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-        return int(value)
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of :class:`~cnnbook.settings.Settings` (``--batch-size`` for
+    ``batch_size``; ``--flip``/``--no-flip`` for a flag), with the field's help and check; each
+    defaults to None, that is to the recipe's value."""
+    group = parser.add_argument_group("training settings (default: the model's recipe, cnnbook.recipes)")
+    hints = typing.get_type_hints(Settings)
+    for f in fields(Settings):
+        flag, kinds = "--" + f.name.replace("_", "-"), set(typing.get_args(hints[f.name])) or {hints[f.name]}
+        if bool in kinds:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f.metadata["help"])
+        else:
+            group.add_argument(flag, type=_parse_setting(f, kinds - {type(None)}), default=None,
+                               choices=f.metadata.get("choices"), help=f.metadata["help"])
 
 
 class _Parser(argparse.ArgumentParser):
@@ -181,21 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one model and report its accuracy and time")
     t.add_argument("model", choices=sorted(RECIPES), metavar="MODEL", help=f"one of {', '.join(RECIPES)}")
     t.add_argument("--data-root", default=None, help="data folder (default: $CNNBOOK_DATA or ~/.cache/cnnbook)")
-    t.add_argument("--epochs", type=_epochs, default=None, help="epochs, e.g. 10 or 2.5 (default: the model's recipe)")
-    t.add_argument("--batch-size", type=_positive_int, default=None, help="global batch size")
-    t.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate of the one-cycle schedule")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    t.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if available)")
     t.add_argument("--quick", action="store_true", help="a smoke test: a small subset, 1 epoch")
     t.add_argument("--json", default=None, metavar="FILE", help="write the results to FILE as JSON")
-    t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--checkpoint", default=None, metavar="FILE", help="save a checkpoint after every epoch")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    t.add_argument("--target-acc", type=_positive_float, default=None,
-                   help="stop once the test accuracy reaches this (percent)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_setting_options(t)
     t.set_defaults(func=train_command)
-
 
     b = sub.add_parser("bench", help="the usual PyTorch loop against cnnbook's, on MNIST and LeNet-5")
     add_arguments(b)

@@ -9,13 +9,15 @@ gradients, so all copies of the model stay equal. Only rank 0 prints and writes 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["World", "world", "setup", "cleanup", "all_reduce_sum", "requested"]
+__all__ = ["World", "world", "setup", "cleanup", "joined", "all_reduce_sum", "requested"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,22 @@ def cleanup() -> None:
     """Leave the process group (a no-op if none is joined)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def joined(device: torch.device) -> Iterator[tuple[torch.device, World]]:
+    """For the ``with`` block: the device this process computes on (``cuda:LOCAL_RANK`` under
+    torchrun on CUDA, else ``device``) and its :class:`World`, in the process group that
+    :func:`setup` joins if torchrun asked for one; a group joined here is left at the end. What
+    :func:`cnnbook.fit` and ``python -m cnnbook train`` do before anything else."""
+    world_, created = setup(device)
+    if world_.active and device.type == "cuda":
+        device = torch.device("cuda", world_.local_rank)
+    try:
+        yield device, world_
+    finally:
+        if created:
+            cleanup()
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:

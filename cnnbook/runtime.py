@@ -21,6 +21,9 @@ from typing import TypeVar
 
 import torch
 
+from ._checks import as_device
+from ._checks import mps_available as _mps_available  # a name the tests replace
+
 T = TypeVar("T")
 
 BUDGETS = ("quick", "cpu", "full")
@@ -39,27 +42,12 @@ def device() -> torch.device:
     """
     wanted = os.environ.get("CNNBOOK_DEVICE", "").strip()
     if wanted:
-        try:
-            dev = torch.device(wanted)
-        except RuntimeError as err:
-            raise ValueError(
-                f"CNNBOOK_DEVICE={wanted!r} is not a device name; use cpu, cuda, cuda:N or mps"
-            ) from err
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"CNNBOOK_DEVICE={wanted!r} but no CUDA GPU is available")
-        if dev.type == "mps" and not _mps_available():
-            raise ValueError(f"CNNBOOK_DEVICE={wanted!r} but Apple MPS is not available")
-        return dev
+        return as_device(wanted, name="CNNBOOK_DEVICE")
     if torch.cuda.is_available():
         return torch.device("cuda")
     if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
 
 
 def hardware(dev: torch.device | None = None) -> str:

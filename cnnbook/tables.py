@@ -1,8 +1,8 @@
 """Tables that a notebook shows as real tables: HTML in Jupyter and on the book's site, text elsewhere.
 
 A Markdown table printed or displayed from a cell stays raw ``| a | b |`` text on the built site;
-an object with ``_repr_html_`` is rendered as a table. :func:`table` builds one from a header and
-rows of already formatted cells (the caller chooses the number formats); :func:`layers_table`
+an object with ``_repr_html_`` is rendered as a table. :class:`Table` is one, built from a header
+and rows of already formatted cells (the caller chooses the number formats); :func:`layers_table`
 turns :func:`cnnbook.layer_table`'s rows into one. Pure Python: no pandas, no IPython.
 """
 
@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 from .summary import LayerRow, layer_cells
 
-__all__ = ["Table", "layers_table", "table"]
+__all__ = ["Table", "layers_table"]
 
 
 class Table:
-    """A small table: ``header`` (k strings), ``rows`` (lists of k cells, shown with ``str``).
+    """A small table shown as a real table in a notebook and on the site (LeNet-5 and AlexNet
+    chapters): ``header`` (k strings), ``rows`` (lists of k cells, shown with ``str``).
 
     ``align`` is one letter per column, ``"l"`` (left) or ``"r"`` (right, for numbers); by default
     the first column is left-aligned and the others right-aligned. Jupyter shows it as HTML
@@ -63,12 +64,6 @@ class Table:
 
     def __repr__(self) -> str:
         return str(self)
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[object]], *,
-          align: str | None = None) -> Table:
-    """A :class:`Table` shown as a real table in a notebook and on the site (LeNet-5 chapter)."""
-    return Table(header, rows, align=align)
 
 
 def layers_table(rows: Sequence[LayerRow]) -> Table:

@@ -39,15 +39,10 @@ from ._checks import as_device, check_float, check_int, check_model, eval_mode, 
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .data import DeviceLoader, ImageDataset, as_dataset
 from .runtime import device as default_device
+from .settings import Settings, with_overrides
 
-__all__ = ["History", "fit", "evaluate", "predict", "cpu_has_bf16", "amp_dtype", "default_batch_size", "DEFAULT_LR",
-           "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["History", "fit", "evaluate", "predict", "cpu_has_bf16", "amp_dtype", "default_batch_size"]
 
-OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULES = ("onecycle", "constant")
-# Peak learning rates of the one-cycle schedule (tuned on MNIST/LeNet-5 at batch 128..512).
-DEFAULT_LR = {"adamw": 4e-3, "adam": 4e-3, "sgd": 0.1}
-DEFAULT_WEIGHT_DECAY = {"adamw": 5e-4, "adam": 0.0, "sgd": 5e-4}
 _LIVE_EVERY = 25  # CPU only: refresh the progress bar's loss/accuracy every this many steps
 
 
@@ -203,14 +198,6 @@ def _grad_scaler(enabled: bool) -> Any:
     return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
-def _check_epochs(epochs: object) -> None:
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)):
-        raise TypeError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
-    ok = epochs >= 1 if isinstance(epochs, int) else math.isfinite(epochs) and epochs > 0
-    if not ok:
-        raise ValueError(f"epochs must be an int >= 1 or a float > 0 (e.g. 2.5), got {epochs!r}")
-
-
 def _eval_loader(data: object, name: str, batch_size: int, device: torch.device) -> DeviceLoader:
     """A loader over ``data`` in its order, no augmentation (an augmenting DeviceLoader is unwrapped)."""
     return DeviceLoader(as_dataset(data, name=name), batch_size, device=device)
@@ -258,23 +245,18 @@ def _num_outputs(model: nn.Module, loader: DeviceLoader, channels_last: bool) ->
     return out.shape[1]
 
 
-def _make_optimizer(optimizer: object, model: nn.Module, lr: float,
-                    weight_decay: float | None) -> torch.optim.Optimizer:
-    if isinstance(optimizer, torch.optim.Optimizer):
-        return optimizer
-    if callable(optimizer) and not isinstance(optimizer, str):
-        opt = optimizer(model.parameters())
-        if not isinstance(opt, torch.optim.Optimizer):
-            raise TypeError(f"optimizer must return a torch.optim.Optimizer when called with the model's "
-                            f"parameters, got {type(opt).__name__}")
-        return opt
-    name = str(optimizer).lower()
-    wd = DEFAULT_WEIGHT_DECAY[name] if weight_decay is None else weight_decay
-    if name == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd, betas=(0.9, 0.99))
-    if name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd, betas=(0.9, 0.99))
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
+def _make_optimizer(custom: object, model: nn.Module, settings: Settings) -> torch.optim.Optimizer:
+    """The run's optimiser: the one ``settings`` names, or ``custom`` (an optimizer, or a function
+    making one from the model's parameters) when fit was given one."""
+    if custom is None:
+        return settings.make_optimizer(model.parameters())
+    if isinstance(custom, torch.optim.Optimizer):
+        return custom
+    opt = custom(model.parameters())  # type: ignore[operator]
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must return a torch.optim.Optimizer when called with the model's "
+                        f"parameters, got {type(opt).__name__}")
+    return opt
 
 
 def _make_schedule(schedule: str, opt: torch.optim.Optimizer, lr: float,
@@ -340,7 +322,7 @@ class _Run:
     opt: torch.optim.Optimizer
     sched: Any
     scaler: Any
-    label_smoothing: float
+    settings: Settings  # what the run was asked for (dataclasses.asdict: plain data)
     total_steps: int
 
     @property
@@ -353,56 +335,34 @@ class _Run:
         return -(-self.total_steps // self.steps_per_epoch)
 
 
-def _check_fit_arguments(*, model: object, epochs: object, batch_size: object, lr: object, optimizer: object,
-                         weight_decay: object, schedule: object, label_smoothing: object, augment: object,
-                         seed: object, target_acc: object, eval_batch_size: object, resume: bool,
+def _check_fit_arguments(*, settings: Settings, optimizer: object, augment: object, resume: bool,
                          checkpoint: object, test: object) -> None:
-    """fit's argument checks: TypeError for a wrong type, ValueError for a value out of range."""
-    check_model(model)
-    _check_epochs(epochs)
-    if batch_size is not None:
-        check_int("batch_size", batch_size, low=1)
-    check_int("eval_batch_size", eval_batch_size, low=1)
-    if isinstance(optimizer, str) and optimizer.lower() not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, an optimizer or a function of the "
-                         f"parameters, got {optimizer!r}")
-    if not isinstance(optimizer, (str, torch.optim.Optimizer)) and not callable(optimizer):
+    """fit's checks beyond the settings' own: TypeError for a wrong type, ValueError otherwise."""
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer) and not callable(optimizer):
         raise TypeError(f"optimizer must be a name, an optimizer or a function, got {type(optimizer).__name__}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if lr is not None:
-        check_float("lr", lr, low=0, low_open=True)
-    if weight_decay is not None:
-        check_float("weight_decay", weight_decay, low=0)
-    check_float("label_smoothing", label_smoothing, low=0)
-    if label_smoothing >= 1:  # type: ignore[operator]
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be a function of a batch (B, C, H, W) or None, got {type(augment).__name__}")
-    if seed is not None:
-        check_int("seed", seed)
-    if target_acc is not None:
-        check_float("target_acc", target_acc, low=0, high=100, low_open=True)
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint= the file to resume from")
-    if target_acc is not None and test is None:
+    if settings.target_acc is not None and test is None:
         raise ValueError("target_acc needs test data to measure the accuracy on")
 
 
-def _loaders(train: object, test: object, *, batch_size: int | None, augment: Callable[[Tensor], Tensor] | None,
-             device: torch.device, seed: int | None, eval_batch_size: int,
-             world: dist_.World) -> tuple[DeviceLoader, DeviceLoader | None]:
-    """The training loader (``train`` itself if it is a DeviceLoader) and the test loader."""
+def _loaders(train: object, test: object, settings: Settings, *, augment: Callable[[Tensor], Tensor] | None,
+             device: torch.device, world: dist_.World) -> tuple[DeviceLoader, DeviceLoader | None]:
+    """The training loader (``train`` itself if it is a DeviceLoader) and the test loader; ``augment``
+    replaces the augmentation the settings describe."""
     if isinstance(train, DeviceLoader):
         loader = train
     else:
         data = as_dataset(train, name="train")
-        size = batch_size if batch_size is not None else default_batch_size(len(data))
+        size = settings.batch_size if settings.batch_size is not None else default_batch_size(len(data))
         if world.active and size % world.size:
             raise ValueError(f"batch_size must be divisible by the number of processes ({world.size}), got {size}")
-        loader = DeviceLoader(data, size // world.size, shuffle=True, augment=augment, device=device,
-                              seed=seed, rank=world.rank, world_size=world.size)
-    test_loader = None if test is None else _eval_loader(test, "test", eval_batch_size, loader.device)
+        loader = DeviceLoader(data, size // world.size, shuffle=True, device=device, seed=settings.seed,
+                              augment=augment if augment is not None else settings.augmentation(),
+                              rank=world.rank, world_size=world.size)
+    test_loader = None if test is None else _eval_loader(test, "test", settings.eval_batch_size, loader.device)
     return loader, test_loader
 
 
@@ -427,28 +387,20 @@ def _place_model(model: nn.Module, loader: DeviceLoader, *, channels_last: bool,
     return net
 
 
-def _prepare(model: nn.Module, train: object, test: object, *, epochs: float, batch_size: int | None,
-             lr: float | None, optimizer: Any, weight_decay: float | None, schedule: str,
-             label_smoothing: float, augment: Callable[[Tensor], Tensor] | None, device: torch.device,
-             amp: bool, channels_last: bool, compile: bool, seed: int | None, eval_batch_size: int,
-             world: dist_.World) -> _Run:
-    """Data, model, optimiser and schedule of one run."""
-    loader, test_loader = _loaders(train, test, batch_size=batch_size, augment=augment, device=device, seed=seed,
-                                   eval_batch_size=eval_batch_size, world=world)
+def _prepare(model: nn.Module, train: object, test: object, settings: Settings, *, optimizer: object,
+             augment: Callable[[Tensor], Tensor] | None, device: torch.device, world: dist_.World) -> _Run:
+    """Data, model, optimiser and schedule of one run (``optimizer``: fit's own, or None)."""
+    loader, test_loader = _loaders(train, test, settings, augment=augment, device=device, world=world)
     dev = loader.device
-    channels_last = channels_last and dev.type in ("cuda", "cpu")
-    net = _place_model(model, loader, channels_last=channels_last, compile=compile, world=world)
-    dtype = amp_dtype(dev, amp)
-    name = optimizer.lower() if isinstance(optimizer, str) else None
-    peak = lr if lr is not None else DEFAULT_LR[name] if name else None
-    opt = _make_optimizer(name or optimizer, model, peak or 1e-3, weight_decay)
-    if peak is None:  # an optimizer given without lr=: its own learning rate is the peak
-        peak = opt.param_groups[0]["lr"]
-    total_steps = max(1, round(epochs * len(loader)))  # a fractional last epoch is cut short
+    channels_last = settings.channels_last and dev.type in ("cuda", "cpu")
+    net = _place_model(model, loader, channels_last=channels_last, compile=settings.compile, world=world)
+    dtype = amp_dtype(dev, settings.amp)
+    opt = _make_optimizer(optimizer, model, settings)
+    peak = settings.lr if settings.lr is not None else opt.param_groups[0]["lr"]  # else: the optimiser's own
+    total_steps = max(1, round(settings.epochs * len(loader)))  # a fractional last epoch is cut short
     return _Run(model=model, net=net, loader=loader, test_loader=test_loader, device=dev, dtype=dtype,
-                channels_last=channels_last, opt=opt, sched=_make_schedule(schedule, opt, peak, total_steps),
-                scaler=_grad_scaler(dtype == torch.float16), label_smoothing=label_smoothing,
-                total_steps=total_steps)
+                channels_last=channels_last, opt=opt, sched=_make_schedule(settings.schedule, opt, peak, total_steps),
+                scaler=_grad_scaler(dtype == torch.float16), settings=settings, total_steps=total_steps)
 
 
 def _run_settings(run: _Run, epochs: float) -> dict[str, Any]:
@@ -492,7 +444,7 @@ def _step(run: _Run, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         x = x.contiguous(memory_format=torch.channels_last)
     with _autocast(run.device, run.dtype):
         out = run.net(x)
-        loss = F.cross_entropy(out, y, label_smoothing=run.label_smoothing)
+        loss = F.cross_entropy(out, y, label_smoothing=run.settings.label_smoothing)
     run.opt.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.step(run.opt)
@@ -573,92 +525,63 @@ def fit(
     model: nn.Module,
     train: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]",
     test: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor] | None" = None,
+    settings: Settings | None = None,
     *,
-    epochs: int | float,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    optimizer: "str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]" = "adamw",
-    weight_decay: float | None = None,
-    schedule: str = "onecycle",
-    label_smoothing: float = 0.0,
     augment: Callable[[Tensor], Tensor] | None = None,
     device: torch.device | str | None = None,
-    amp: bool = True,
-    channels_last: bool = True,
-    compile: bool = False,
-    seed: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
     progress: bool = True,
-    target_acc: float | None = None,
-    eval_batch_size: int = 1024,
+    **overrides: Any,
 ) -> History:
-    """Train ``model`` on ``train`` for ``epochs`` epochs, testing on ``test`` after each; return a
-    :class:`History` (LeNet-5 and AlexNet chapters).
+    """Train ``model`` on ``train`` as ``settings`` say, testing on ``test`` after each epoch; return
+    a :class:`History` (LeNet-5 and AlexNet chapters)::
 
-    ``epochs`` may be fractional (e.g. 2.5): the last epoch is then cut short, and the schedule
-    ends with it.
+        cb.fit(model, train, test, epochs=3, lr=5e-3, seed=0)
+        cb.fit(model, train, test, settings=FAST, lr=1e-3)  # a recipe, one setting changed
 
-    ``train`` and ``test``: an :class:`~cnnbook.data.ImageDataset`, an ``(images, labels)`` pair of
-    tensors (images (N, H, W) or (N, C, H, W), uint8 or float; labels (N,) class indices) or a
+    ``overrides`` are fields of :class:`~cnnbook.settings.Settings` (``epochs``, ``batch_size``,
+    ``lr``, ``optimizer``, ``label_smoothing``, ``shift``, ``seed``, ``target_acc``, ...; their
+    units and defaults are there), replaced in ``settings`` or, without it, making them (``epochs``
+    is then needed). Code instead of data: ``optimizer`` may also be a torch optimizer built on
+    ``model.parameters()`` or a function making one from them, and ``augment`` a function of a
+    training batch (B, C, H, W) on the device (e.g. ``cb.random_shift(2)``) that replaces the
+    settings' ``shift``, ``crop`` and ``flip``.
+
+    ``train`` and ``test``: an :class:`~cnnbook.data.ImageDataset`, an ``(images, labels)`` pair
+    (images (N, H, W) or (N, C, H, W), uint8 or float; labels (N,) class indices) or a
     :class:`~cnnbook.data.DeviceLoader` (used as it is: its batch size, augmentation and seed).
-    Each training batch x (B, C, H, W) goes through ``model`` to logits (B, K) and cross-entropy
-    (``label_smoothing`` optional); ``augment`` (e.g. ``cb.random_shift(2)``) transforms every
-    training batch on the device.
+    ``model`` maps a batch (B, C, H, W) to logits (B, K), trained with cross-entropy.
 
-    ``batch_size`` (the global batch) defaults to :func:`default_batch_size` of the training set:
-    128 images, and for small sets the largest power of two from 16 up that still gives an epoch
-    40 steps, so that the one-cycle schedule has steps to work with (1,400 digits: batch 32, 44
-    steps an epoch instead of 11; MNIST's 60,000 digits: 128 as before). What this changed on a
-    1,400-digit subset of MNIST, over three seeds, is in ``benchmarks/RESULTS.md``.
-
-    Optimiser ``"adamw"`` (default), ``"adam"`` or ``"sgd"`` (Nesterov momentum 0.9) -- or an
-    optimizer built on ``model.parameters()``, or a function making one from them -- with peak
-    learning rate ``lr`` (default :data:`DEFAULT_LR` by optimiser) on a one-cycle schedule (warm-up
-    over the first quarter, then cosine decay) or ``schedule="constant"``.
-
-    ``device``: default :func:`cnnbook.device`; the model is moved there. ``amp`` (mixed
-    precision) computes in bf16 on CUDA GPUs that support it (else fp16 with a gradient scaler) and
-    on CPUs with native bf16 (AVX512-BF16 or AMX; see :func:`cpu_has_bf16`), in float32 elsewhere;
-    weights and optimiser state stay float32. ``channels_last`` stores images and convolution
-    weights in the NHWC memory format (faster on GPUs and CPUs alike); ``compile=True`` runs
-    ``torch.compile(model)``. ``seed`` seeds torch and the batch order, so
-    that two CPU runs give the same History. ``checkpoint`` is a file written after every epoch
-    (model, optimiser, schedule, history); ``resume=True`` continues from it. ``target_acc``
-    stops after the first epoch whose test accuracy reaches it (percent). Ctrl-C stops cleanly and
-    returns the epochs completed so far. fit leaves the model in evaluation mode.
-
-    Under ``torchrun`` (``WORLD_SIZE`` > 1) the loop runs data-parallel: ``batch_size`` is the
-    global batch, split evenly over the processes, and only rank 0 shows progress and writes files.
+    ``device``: default :func:`cnnbook.device`; the model is moved there. ``checkpoint``: a file
+    written after every epoch; ``resume=True`` continues from it. Ctrl-C stops cleanly and returns
+    the epochs completed. fit leaves the model in evaluation mode. Under ``torchrun``
+    (``WORLD_SIZE`` > 1) the loop runs data-parallel: the batch is split over the processes, and
+    only rank 0 shows progress and writes files.
     """
-    _check_fit_arguments(model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                         weight_decay=weight_decay, schedule=schedule, label_smoothing=label_smoothing,
-                         augment=augment, seed=seed, target_acc=target_acc, eval_batch_size=eval_batch_size,
-                         resume=resume, checkpoint=checkpoint, test=test)
+    check_model(model)
+    custom = None if isinstance(overrides.get("optimizer", ""), str) else overrides.pop("optimizer")
+    settings = with_overrides(settings, overrides, caller="fit()")
+    _check_fit_arguments(settings=settings, optimizer=custom, augment=augment, resume=resume, checkpoint=checkpoint,
+                         test=test)
     dev = as_device(device) if device is not None else (
         train.device if isinstance(train, DeviceLoader) else default_device())
-    world, created_group = dist_.setup(dev)
-    if world.active and dev.type == "cuda":
-        dev = torch.device("cuda", world.local_rank)
     cudnn_benchmark = torch.backends.cudnn.benchmark
-    if dev.type == "cuda":  # images of one size: let cuDNN pick the fastest convolution algorithms
-        torch.backends.cudnn.benchmark = True
     try:
-        if seed is not None:
-            torch.manual_seed(seed)
-        run = _prepare(model, train, test, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                       weight_decay=weight_decay, schedule=schedule, label_smoothing=label_smoothing,
-                       augment=augment, device=dev, amp=amp, channels_last=channels_last, compile=compile,
-                       seed=seed, eval_batch_size=eval_batch_size, world=world)
-        path = Path(checkpoint) if checkpoint is not None else None
-        show = progress and world.is_main
-        history, start = _resume(run, path, epochs=epochs, progress=show) if resume and path else (History(), 0)
-        return _loop(run, history, start=start, epochs=epochs, checkpoint=path, save=world.is_main,
-                     progress=show, target_acc=target_acc)
+        with dist_.joined(dev) as (dev, world):
+            if dev.type == "cuda":  # images of one size: let cuDNN pick the fastest convolution algorithms
+                torch.backends.cudnn.benchmark = True
+            if settings.seed is not None:
+                torch.manual_seed(settings.seed)
+            run = _prepare(model, train, test, settings, optimizer=custom, augment=augment, device=dev, world=world)
+            path = Path(checkpoint) if checkpoint is not None else None
+            show = progress and world.is_main
+            history, start = (_resume(run, path, epochs=settings.epochs, progress=show) if resume and path
+                              else (History(), 0))
+            return _loop(run, history, start=start, epochs=settings.epochs, checkpoint=path, save=world.is_main,
+                         progress=show, target_acc=settings.target_acc)
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
-        if created_group:
-            dist_.cleanup()
 
 
 # ----------------------------------------------------------------------------- evaluate, predict

@@ -1,21 +1,24 @@
 """cnnbook.ablation: one run per variant and seed, train/val/test measured once per run, a real table."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
+from cnnbook import ablation
 from cnnbook.ablation import (
     ALEXNET_ABLATIONS,
+    PAPER_OPTIMISER,
     PAPER_RECIPE,
     AblationRow,
     Run,
     Variant,
     ablation_table,
     clear_of,
-    paper_sgd,
     run_ablation,
 )
 from cnnbook.models import AlexNetCIFAR
+from cnnbook.settings import Settings
 from cnnbook.train import History
 
 
@@ -29,27 +32,30 @@ def tiny_data():
 
 def test_the_chapter_variants_change_one_thing_each():
     base, *others = ALEXNET_ABLATIONS
-    assert base.model == {} and base.augment and base.fit == {}
+    assert base.model == {} and base.augment and base.settings == {}
     for v in others:
-        changes = len(v.model) + (not v.augment) + bool(v.fit)
+        changes = len(v.model) + (not v.augment) + bool(v.settings)
         assert changes == 1, f"{v.name} changes {changes} things"
         AlexNetCIFAR(width=0.0625, **v.model)  # every option exists in the model
     assert len({v.name for v in ALEXNET_ABLATIONS}) == len(ALEXNET_ABLATIONS)
-    assert any(v.fit is PAPER_RECIPE for v in ALEXNET_ABLATIONS)
+    paper = [v for v in ALEXNET_ABLATIONS if v.settings]
+    assert len(paper) == 1 and paper[0].settings == {k: getattr(PAPER_RECIPE, k) for k in PAPER_OPTIMISER}
 
 
-def test_paper_sgd_is_the_papers_optimiser():
-    opt = paper_sgd([torch.nn.Parameter(torch.zeros(2))])
+def test_the_paper_recipe_is_the_papers_optimiser():
+    assert isinstance(PAPER_RECIPE, Settings) and "epochs" not in PAPER_OPTIMISER
+    opt = PAPER_RECIPE.make_optimizer([torch.nn.Parameter(torch.zeros(2))])
     group = opt.param_groups[0]
     assert isinstance(opt, torch.optim.SGD)
     assert (group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]) == (0.01, 0.9, 5e-4, False)
-    assert PAPER_RECIPE["batch_size"] == 128 and PAPER_RECIPE["schedule"] == "constant"
+    assert group["dampening"] == 0
+    assert (PAPER_RECIPE.batch_size, PAPER_RECIPE.schedule, PAPER_RECIPE.label_smoothing) == (128, "constant", 0.0)
 
 
-def test_run_ablation_trains_each_variant_once_per_seed(tiny_data):
+def test_run_ablation_trains_each_variant_once_per_seed(tiny_data, monkeypatch):
     torch.set_num_threads(1)
     train, test = tiny_data
-    built, augmented, made = [], [], []
+    built, augmented, used = [], [], []
 
     def model_fn(**kw):
         built.append(kw)
@@ -59,18 +65,22 @@ def test_run_ablation_trains_each_variant_once_per_seed(tiny_data):
         augmented.append(x.shape[0])
         return x
 
-    def sgd(params):
-        made.append(1)
-        return paper_sgd(params)
+    def spy_fit(*args, **kwargs):
+        used.append(args[3])  # the settings of the run
+        return fit(*args, **kwargs)
 
+    fit = ablation.fit
+    monkeypatch.setattr(ablation, "fit", spy_fit)
     variants = [Variant("base"), Variant("tanh", {"activation": "tanh"}), Variant("plain", augment=False),
-                Variant("sgd", fit={"optimizer": sgd, "schedule": "constant"})]
+                Variant("sgd", settings={"optimizer": "sgd", "schedule": "constant"})]
     rows = run_ablation(variants, train, test, val=test, epochs=1, batch_size=4, augment=augment,
                         base={"width": 0.0625}, model_fn=model_fn, seeds=(0, 1))
     assert [r.name for r in rows] == ["base", "tanh", "plain", "sgd"]
     assert built == [{"width": 0.0625}] * 2 + [{"width": 0.0625, "activation": "tanh"}] * 2 + [{"width": 0.0625}] * 4
     assert sum(augmented) == 3 * 2 * 32  # three augmented variants, two seeds, one epoch of 32 images
-    assert len(made) == 2  # the variant's optimiser replaced the shared one, once per seed
+    shared = Settings(epochs=1, batch_size=4)
+    assert used[:2] == [replace(shared, seed=0), replace(shared, seed=1)]
+    assert used[6:] == [replace(shared, seed=s, optimizer="sgd", schedule="constant") for s in (0, 1)]
     for r in rows:
         assert isinstance(r, AblationRow) and [run.seed for run in r.runs] == [0, 1]
         assert r.parameters == sum(p.numel() for p in AlexNetCIFAR(width=0.0625).parameters())
@@ -92,6 +102,18 @@ def test_curves_record_validation_for_the_first_seed(tiny_data):
     assert len(first.history.test_acc) == 2 and not math.isnan(first.history.test_acc[-1])
     assert math.isnan(second.history.test_acc[-1])
     assert first.history.test_acc[-1] == pytest.approx(first.val_acc)
+
+
+def test_the_settings_augmentation_is_off_for_a_variant_without(tiny_data, monkeypatch):
+    train, test = tiny_data
+    used = []
+    monkeypatch.setattr(ablation, "fit", lambda *args, **kw: used.append(args[3]) or History())
+    monkeypatch.setattr(ablation, "evaluate", lambda *args, **kw: (0.0, 50.0))
+    settings = Settings(epochs=2, crop=4, flip=True, lr=1e-3)
+    run_ablation([Variant("a"), Variant("b", augment=False), Variant("c", settings={"lr": 2e-3})], train, test,
+                 settings, base={"width": 0.0625}, seeds=(5,))
+    assert used == [replace(settings, seed=5), replace(settings, seed=5, crop=0, flip=False),
+                    replace(settings, seed=5, lr=2e-3)]
 
 
 def test_same_seed_same_result(tiny_data):
@@ -137,9 +159,13 @@ def test_bad_arguments_name_the_parameter(tiny_data):
         run_ablation([], train, test, epochs=1)
     with pytest.raises(TypeError, match="variants"):
         run_ablation(Variant("x"), train, test, epochs=1)
-    for bad in (0, float("nan"), True):
-        with pytest.raises(ValueError, match="epochs"):
+    for bad, error in ((0, ValueError), (float("nan"), ValueError), (True, TypeError)):
+        with pytest.raises(error, match="epochs"):
             run_ablation([Variant("x")], train, test, epochs=bad)
+    with pytest.raises(TypeError, match="needs epochs="):
+        run_ablation([Variant("x")], train, test)
+    with pytest.raises(TypeError, match="Variant 'x' got an unknown setting 'learning_rate'"):
+        run_ablation([Variant("x", settings={"learning_rate": 1.0})], train, test, epochs=1)
     with pytest.raises(ValueError, match="test"):
         run_ablation([Variant("x")], train, None, epochs=1)
     with pytest.raises(TypeError, match="base"):

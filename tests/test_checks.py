@@ -56,12 +56,33 @@ def test_int_pair():
         _checks.int_pair("stride", (1, 0), low=1)
 
 
-def test_devices_and_modes():
+def test_devices():
     assert _checks.as_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="not a device name"):
         _checks.as_device("gpu0")
     with pytest.raises(TypeError, match="device must be"):
         _checks.as_device(0)
+
+
+def test_the_one_device_reader_names_where_the_name_came_from(monkeypatch):
+    assert _checks.as_device(torch.device("cpu")) == torch.device("cpu")
+    assert _checks.as_device(" cpu ", name="--device") == torch.device("cpu")
+    for bad in ("gpu0", "meta", "cuda:x"):
+        with pytest.raises(ValueError, match=f"--device='{bad}' is not a device name; use cpu, cuda, cuda:N or mps"):
+            _checks.as_device(bad, name="--device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CNNBOOK_DEVICE='cuda:1' but no CUDA GPU is available here; use cpu"):
+        _checks.as_device("cuda:1", name="CNNBOOK_DEVICE")
+    monkeypatch.setattr(_checks, "mps_available", lambda: False)
+    with pytest.raises(ValueError, match="device='mps' but Apple MPS is not available here"):
+        _checks.as_device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="device='cuda:3' but this machine has 1 CUDA GPU"):
+        _checks.as_device("cuda:3")
+
+
+def test_model_device_and_modes():
     model = nn.Linear(2, 2)
     assert _checks.model_device(model) == torch.device("cpu")
     assert _checks.model_device(nn.ReLU()) == torch.device("cpu")

@@ -3,17 +3,21 @@
 Offline with an empty data folder, MNIST falls back to the subset bundled with cnnbook and
 CIFAR-10 to its generated stand-in, so these tests never need the network or /work/shared.
 """
+import argparse
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from cnnbook import cli, recipes
+from cnnbook._checks import check_int
 from cnnbook.cli import main
+from cnnbook.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = {"model", "dataset", "data_source", "device", "train_size", "epochs", "train_seconds",
@@ -59,6 +63,9 @@ def test_a_bad_model_name_is_one_line_and_exit_2_in_a_real_process():
 @pytest.mark.parametrize("argv, words", [
     (["train", "lenet5", "--epochs", "0"], "--epochs"),
     (["train", "lenet5", "--lr", "fast"], "--lr"),
+    (["train", "lenet5", "--label-smoothing", "1"], "label_smoothing must be in [0, 1), got 1"),
+    (["train", "lenet5", "--batch-size", "2.5"], "--batch-size: expected a whole number"),
+    (["train", "lenet5", "--optimizer", "rmsprop"], "--optimizer"),
     (["train"], "MODEL"),
     (["bench", "--frobnicate"], "unrecognized"),
     ([], "required"),
@@ -105,7 +112,7 @@ def test_lenet5_classic_gets_the_chapters_padding(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_fit(model, train, test, **kwargs):
+    def fake_fit(model, train, test, *args, **kwargs):
         seen["train"], seen["test"] = train, test
         return cb.History()
 
@@ -116,6 +123,51 @@ def test_lenet5_classic_gets_the_chapters_padding(tmp_path, monkeypatch):
     for got, plain in ((seen["train"], train), (seen["test"], test)):
         assert torch.equal(got.images, cb.pad_images(plain, 2).images)
         assert got.images.shape[-2:] == (32, 32) and got.mean == plain.mean and got.std == plain.std
+
+
+def test_every_setting_is_an_option_with_its_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    squeezed = "".join(text.split())  # argparse wraps lines, also at hyphens
+    for f in fields(Settings):
+        assert "--" + f.name.replace("_", "-") in text, f.name
+        assert "".join(f.metadata["help"].split()) in squeezed, f.name
+
+
+def test_a_new_field_of_the_settings_becomes_an_option(monkeypatch):
+    """The options are made from the fields: a field added to Settings needs no edit of the CLI."""
+
+    @dataclass(frozen=True)
+    class More(Settings):
+        warmup_epochs: int = field(default=0, metadata={"help": "epochs of linear warm-up", "check": check_int})
+
+    monkeypatch.setattr(cli, "Settings", More)
+    parser = argparse.ArgumentParser()
+    cli.add_setting_options(parser)
+    assert "--warmup-epochs WARMUP_EPOCHS" in parser.format_help() and "linear warm-up" in parser.format_help()
+    assert parser.parse_args(["--warmup-epochs", "2"]).warmup_epochs == 2
+
+
+def test_the_options_given_replace_the_recipes_settings(tmp_path, monkeypatch):
+    import cnnbook as cb
+
+    seen = {}
+
+    def fake_fit(model, train, test, settings, **kwargs):
+        seen["settings"] = settings
+        return cb.History()
+
+    monkeypatch.setattr(cli, "fit", fake_fit)
+    common = ["--quick", "--data-root", str(tmp_path), "--device", "cpu", "--no-progress"]
+    assert main(["train", "lenet5", *common]) == 0
+    assert seen["settings"] == replace(recipes.FAST, epochs=1)  # --quick: 1 epoch, the short-run settings
+    assert main(["train", "lenet5", *common, "--epochs", "6", "--lr", "0.01", "--no-amp", "--flip", "--seed", "3",
+                 "--optimizer", "SGD", "--no-nesterov"]) == 0
+    assert seen["settings"] == replace(recipes.LONG, epochs=6, lr=0.01, amp=False, flip=True, seed=3,
+                                       optimizer="sgd", nesterov=False)
+    assert main(["train", "alexnet-cifar", *common, "--epochs", "2.5"]) == 0
+    assert seen["settings"] == replace(recipes.ALEXNET_CIFAR, epochs=2.5)
 
 
 def test_bench_quick_prints_the_table(tmp_path, capsys):

@@ -135,3 +135,28 @@ def test_the_bench_and_the_recipes_never_import_the_command_line():
     assert "cnnbook.bench" not in {t for t, _, _ in imports["cnnbook.recipes"]}
     assert "cnnbook.recipes" in {t for t, _, _ in imports["cnnbook.cli"]}
     assert "cnnbook.recipes" in {t for t, _, _ in imports["cnnbook.bench"]}
+
+
+def test_no_setting_is_defined_twice():
+    """The training settings are the fields of cnnbook.settings.Settings, each with its default and
+    its check there: the functions that train take a Settings and keyword overrides, never a field
+    of their own with a default of its own; the optimisers' tables are assigned in settings.py only."""
+    import inspect
+    from dataclasses import fields
+
+    from cnnbook import ablation, bench, recipes, train
+    from cnnbook.settings import Settings
+
+    names = {f.name for f in fields(Settings)}
+    for fn in (train.fit, ablation.run_ablation, bench.run_cnnbook, bench.alexnet_throughput, recipes.Recipe):
+        twice = sorted(names & set(inspect.signature(fn).parameters))
+        assert not twice, f"{fn.__qualname__} takes settings of its own: {twice}"
+    tables = {"OPTIMIZERS", "SCHEDULES", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "SGD_MOMENTUM"}
+    found = []
+    for module, (_, tree) in _modules().items():
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AnnAssign) else []
+            found += [f"{module}.{t.id}" for t in targets if isinstance(t, ast.Name) and t.id in tables]
+    assert sorted(found) == sorted(f"cnnbook.settings.{name}" for name in tables)
+

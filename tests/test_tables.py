@@ -4,11 +4,11 @@ import pytest
 
 from cnnbook.models import LeNet5
 from cnnbook.summary import layer_table
-from cnnbook.tables import Table, layers_table, table
+from cnnbook.tables import Table, layers_table
 
 
 def test_html_has_one_row_per_row_and_escapes_cells():
-    t = table(["network", "accuracy"], [["a<b", "98.1%"], ["c", 99]])
+    t = Table(["network", "accuracy"], [["a<b", "98.1%"], ["c", 99]])
     out = t._repr_html_()
     assert out.startswith("<table") and out.count("<tr>") == 3
     assert "a&lt;b" in out and "a<b" not in out
@@ -17,7 +17,7 @@ def test_html_has_one_row_per_row_and_escapes_cells():
 
 
 def test_text_is_aligned():
-    t = table(["n", "value"], [["x", "1"], ["long", "100"]])
+    t = Table(["n", "value"], [["x", "1"], ["long", "100"]])
     lines = str(t).splitlines()
     assert lines[0] == "n     value"
     assert lines[2] == "x         1" and lines[3] == "long    100"
@@ -33,10 +33,10 @@ def test_layers_table_totals_the_layer_table():
 
 def test_bad_tables_are_refused():
     with pytest.raises(ValueError, match=r"rows\[1\]"):
-        table(["a", "b"], [["1", "2"], ["3"]])
+        Table(["a", "b"], [["1", "2"], ["3"]])
     with pytest.raises(ValueError, match="align"):
-        table(["a", "b"], [], align="lx")
+        Table(["a", "b"], [], align="lx")
     with pytest.raises(TypeError, match="header"):
-        table("ab", [])
+        Table("ab", [])
     with pytest.raises(TypeError, match="LayerRow"):
         layers_table([("a", 1)])

@@ -5,12 +5,14 @@ half-images with noise), so the whole file takes seconds.
 """
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn as nn
 
 import cnnbook as cb
+from cnnbook.settings import Settings
 from cnnbook.train import History, evaluate, fit, predict
 
 torch.set_num_threads(1)
@@ -128,6 +130,30 @@ def test_fit_with_a_progress_bar_and_sgd_and_constant_schedule(data, capsys):
     opt_model = small_net()
     h = fit_small(opt_model, data, optimizer=torch.optim.SGD(opt_model.parameters(), lr=0.05, momentum=0.9), lr=None)
     assert h.test_acc[-1] > 80
+
+
+def test_settings_and_keyword_overrides_are_the_same_run(data):
+    train, test = data
+    settings = Settings(epochs=2, batch_size=32, lr=0.05, seed=0, label_smoothing=0.1, shift=1)
+    a = fit(small_net(), train, test, settings, device="cpu", progress=False)
+    b = fit(small_net(), train, test, epochs=2, batch_size=32, lr=0.05, seed=0, label_smoothing=0.1, shift=1,
+            device="cpu", progress=False)
+    c = fit(small_net(), train, test, settings=replace(settings, lr=1.0), lr=0.05, device="cpu", progress=False)
+    assert a.train_loss == b.train_loss == c.train_loss and a.test_acc == b.test_acc == c.test_acc
+    d = fit(small_net(), train, test, settings, augment=cb.random_shift(1), device="cpu", progress=False)
+    assert d.train_loss == a.train_loss  # augment= replaces the settings' shift with the same shift
+    e = fit(small_net(), train, test, settings, shift=0, device="cpu", progress=False)
+    assert e.train_loss != a.train_loss
+
+
+def test_fit_names_a_wrong_keyword_and_missing_settings(data):
+    (x, y), _ = data
+    with pytest.raises(TypeError, match="fit\\(\\) got an unknown setting 'epoch'"):
+        fit(small_net(), (x, y), epoch=1, device="cpu")
+    with pytest.raises(TypeError, match="fit\\(\\) needs epochs= or settings="):
+        fit(small_net(), (x, y), lr=0.1, device="cpu")
+    with pytest.raises(TypeError, match="settings must be a cnnbook.Settings"):
+        fit(small_net(), (x, y), None, {"epochs": 1}, device="cpu")
 
 
 def test_fractional_epochs_cut_the_last_epoch_short(data):
@@ -262,6 +288,9 @@ def test_resume_without_a_checkpoint_file_starts_fresh(data, tmp_path):
     ({"resume": True}, ValueError, "checkpoint"),
     ({"augment": "shift"}, TypeError, "augment"),
     ({"seed": "zero"}, TypeError, "seed"),
+    ({"optimizer": 3}, TypeError, "optimizer"),
+    ({"amp": "yes"}, TypeError, "amp"),
+    ({"shift": -1}, ValueError, "shift"),
 ])
 def test_bad_arguments_name_the_parameter(data, kw, error, name):
     with pytest.raises(error, match=name):
