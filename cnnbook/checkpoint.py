@@ -61,7 +61,8 @@ from torch import Tensor, nn
 
 from .errors import CnnbookError, printable
 
-__all__ = ["FORMAT_VERSION", "MAX_HEADER", "CheckpointError", "load_checkpoint", "restore", "save_checkpoint"]
+__all__ = ["FORMAT_VERSION", "MAX_HEADER", "CheckpointError", "load_checkpoint", "read_checkpoint", "restore",
+           "save_checkpoint"]
 
 # The layout of a checkpoint; raise it whenever a change makes older readers misread new files.
 # 1: torch.save pickles (no longer read); 2: safetensors with a JSON document and a SHA-256.
@@ -363,9 +364,13 @@ def _check_digest(path: Path, blob: bytes, digest: str) -> None:
                               "(the file changed after it was saved)", _ADVICE_DAMAGED)
 
 
-def _read(path: Path) -> dict:
-    """The decoded state of the checkpoint at ``path``: every byte checked against the checksum
-    before any tensor is read."""
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The state saved in the checkpoint at ``path``, as :func:`save_checkpoint` got it (tensors on
+    the CPU, ``"format"`` added), after checking the file's integrity: every byte against the
+    checksum before any tensor is read, then the tensors and the document (see the module). It is
+    not checked against a run: :func:`load_checkpoint` does that. Any problem raises
+    :class:`CheckpointError` naming the file."""
+    path = Path(path)
     blob = _read_bytes(path)
     doc, digest = _metadata(path, blob)
     _check_digest(path, blob, digest)
@@ -419,7 +424,7 @@ def load_checkpoint(path: str | os.PathLike, *, model: nn.Module | None = None,
     :class:`CheckpointError`, one line naming the file.
     """
     path = Path(path)
-    state = _read(path)
+    state = read_checkpoint(path)
     _check_scalars(path, state, max_epoch)
     _check_history(path, state["history"], state["epoch"], history)
     _check_rng(path, state["rng"], device)
@@ -532,9 +537,8 @@ def _same(a: object, b: object) -> bool:
 
 
 def _check_settings(path: Path, saved: dict, settings: Mapping[str, Any]) -> None:
-    """Each setting of the run equals the saved one; the message names every one that differs."""
-    names = list(settings) + [k for k in saved if k not in settings]
-    bad = [k for k in names if k not in saved or k not in settings or not _same(saved[k], settings[k])]
+    """Each setting of the run is saved, with the same value; the message names every one that differs."""
+    bad = [k for k in settings if k not in saved or not _same(saved[k], settings[k])]
     if bad:
         def shown(d: Mapping[str, Any], k: str) -> str:
             return _short(d[k]) if k in d else "absent"
