@@ -1,4 +1,4 @@
-"""Checkpoints of a training run: tensors in safetensors, the rest in JSON, no pickle anywhere.
+"""Checkpoints of a training run: tensors in safetensors, the rest in JSON, nothing that runs code.
 
 :func:`cnnbook.fit` saves one after every epoch (``checkpoint=``) and continues from it
 (``resume=True``); no chapter teaches this module directly::
@@ -17,9 +17,9 @@ file, whatever its name (the chapters call it ``run.pt``):
   ``cnnbook_sha256``, the SHA-256 of the whole file as written, these 64 digits read as zeros.
 
 One file, so a reader never sees half of a pair; safetensors, so reading runs no code and
-allocates nothing the file does not hold. Checkpoints of format 1 (``torch.save`` pickles,
-written by cnnbook before this format) are recognised by their first bytes, never unpickled, and
-refused: such a run cannot be resumed by this version.
+allocates nothing the file does not hold. Checkpoints of format 1 (``torch.save`` files, which
+can run code when read, written by cnnbook before this format) are recognised by their first
+bytes, never read further, and refused: such a run cannot be resumed by this version.
 
 **Reading** checks, in this order, each problem raising :class:`CheckpointError` (one line naming
 the file, what is wrong and what to do): the file can be opened and read; its header is at most
@@ -54,9 +54,8 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-import safetensors
-import safetensors.torch
 import torch
+from safetensors import torch as st
 from torch import Tensor, nn
 
 from .errors import CnnbookError, printable
@@ -65,7 +64,7 @@ __all__ = ["FORMAT_VERSION", "MAX_HEADER", "CheckpointError", "load_checkpoint",
            "save_checkpoint"]
 
 # The layout of a checkpoint; raise it whenever a change makes older readers misread new files.
-# 1: torch.save pickles (no longer read); 2: safetensors with a JSON document and a SHA-256.
+# 1: torch.save files (no longer read); 2: safetensors with a JSON document and a SHA-256.
 FORMAT_VERSION = 2
 # What every checkpoint of cnnbook.fit holds besides "format".
 REQUIRED = ("model", "optimizer", "scheduler", "scaler", "history", "epoch", "epochs", "loader_seed", "rng",
@@ -76,7 +75,7 @@ MAX_HEADER = 16 << 20
 MAX_DEPTH = 32  # nesting of the JSON document (fit's is at most 6 deep)
 _HASH_KEY = "cnnbook_sha256"
 _ZEROS = "0" * 64
-# The first bytes of format 1: torch's zip container, or a bare pickle of protocol 2 to 5.
+# The first bytes of format 1: torch's zip container, or torch's older format (Python's PROTO 2 to 5).
 _OLD_FORMAT = re.compile(rb"PK\x03\x04|\x80[\x02-\x05]")
 _ADVICE_DAMAGED = "start the run afresh without resuming, or resume from another checkpoint file"
 _ADVICE_OTHER_RUN = "resume with the settings and model that wrote it, or use another checkpoint file"
@@ -224,7 +223,7 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
     tensors: dict[str, Tensor] = {}
     doc = json.dumps(_encode({**state, "format": FORMAT_VERSION}, "", tensors), allow_nan=False,
                      separators=(",", ":"))
-    blob = safetensors.torch.save(tensors, metadata={"cnnbook": doc, _HASH_KEY: _ZEROS})
+    blob = st.save(tensors, metadata={"cnnbook": doc, _HASH_KEY: _ZEROS})
     size = int.from_bytes(blob[:8], "little")
     if size > MAX_HEADER:
         raise ValueError(f"state is too large for a checkpoint's JSON document ({size:,} bytes, most {MAX_HEADER:,})")
@@ -309,8 +308,9 @@ def _read_bytes(path: Path) -> bytes:
         size = os.fstat(fd).st_size
         head = os.pread(fd, 8, 0)
         if _OLD_FORMAT.match(head):
-            raise CheckpointError(path, "it was written by an older cnnbook (checkpoint format 1, a PyTorch "
-                                  "pickle), which this version never unpickles, so it cannot be resumed",
+            raise CheckpointError(path, "it was written by an older cnnbook (checkpoint format 1, a torch.save "
+                                  "file, which can run code when read), which this version never reads, so it "
+                                  "cannot be resumed",
                                   "start the run afresh with another checkpoint file (this one is left as it is)")
         if size < 8:
             raise CheckpointError(path, f"not a cnnbook checkpoint: the file has {size} byte(s)", _ADVICE_DAMAGED)
@@ -375,7 +375,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     doc, digest = _metadata(path, blob)
     _check_digest(path, blob, digest)
     try:
-        tensors = safetensors.torch.load(blob)
+        tensors = st.load(blob)
     except Exception as err:  # noqa: BLE001 -- SafetensorError and friends: refused, whatever they are
         first = printable(str(err).splitlines()[0][:150]) if str(err) else type(err).__name__
         raise CheckpointError(path, f"not a valid cnnbook checkpoint: its tensors cannot be read ({first})",

@@ -565,10 +565,10 @@ def _check_finite_lr(run: _Run) -> None:
     """ValueError naming ``lr`` if the optimiser would start with a learning rate that is not a
     finite number (``lr=inf`` trains a network of NaNs)."""
     for group in run.opt.param_groups:
-        for key in ("lr", "max_lr", "initial_lr"):
+        for key in ("max_lr", "initial_lr", "lr"):  # the peak first: the others are computed from it
             value = group.get(key)
             if isinstance(value, (int, float, Tensor)) and not math.isfinite(float(value)):
-                raise ValueError(f"lr must be a finite number > 0, got {float(value)} (the optimizer's {key})")
+                raise ValueError(f"lr must be a finite number > 0, got {float(value)}")
 
 
 def _check_diverged(run: _Run, loss: float, *, epoch: int, checkpoint: Path | None) -> None:
