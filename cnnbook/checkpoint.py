@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import torch as st
 from torch import Tensor, nn
 
 from .errors import CnnbookError, printable
@@ -223,6 +222,8 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
     tensors: dict[str, Tensor] = {}
     doc = json.dumps(_encode({**state, "format": FORMAT_VERSION}, "", tensors), allow_nan=False,
                      separators=(",", ":"))
+    from safetensors import torch as st  # lazy: `import cnnbook` needs torch alone
+
     blob = st.save(tensors, metadata={"cnnbook": doc, _HASH_KEY: _ZEROS})
     size = int.from_bytes(blob[:8], "little")
     if size > MAX_HEADER:
@@ -374,6 +375,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     blob = _read_bytes(path)
     doc, digest = _metadata(path, blob)
     _check_digest(path, blob, digest)
+    from safetensors import torch as st  # lazy: `import cnnbook` needs torch alone
+
     try:
         tensors = st.load(blob)
     except Exception as err:  # noqa: BLE001 -- SafetensorError and friends: refused, whatever they are
