@@ -33,11 +33,11 @@ number of schedule steps. No message ever prints a structure read from the file,
 and size, so a hostile one costs no time.
 
 **Writing** goes to a new temporary file in the target's folder (``tempfile.mkstemp``: a name
-never used before, created without following any link, readable by its owner only), which is
-flushed to disk and then moved over the target with ``os.replace``, and the folder is flushed
-too: a crash at any moment leaves either the old or the new checkpoint whole (and, if killed
-between the two, a stray ``.NAME.*.tmp`` file that may be deleted). A link planted at the target
-is replaced, never followed; two writers never share a temporary file.
+never used before, created without following any link), which is flushed to disk and then moved
+over the target with ``os.replace``, and the folder is flushed too: a crash at any moment leaves
+either the old or the new checkpoint whole (and, if killed between the two, a stray
+``.NAME.*.tmp`` file that may be deleted). A link planted at the target is replaced, never
+followed; two writers never share a temporary file.
 """
 
 from __future__ import annotations
@@ -74,8 +74,6 @@ MAX_HEADER = 16 << 20
 MAX_DEPTH = 32  # nesting of the JSON document (fit's is at most 6 deep)
 _HASH_KEY = "cnnbook_sha256"
 _ZEROS = "0" * 64
-# The first bytes of format 1: torch's zip container, or torch's older format (Python's PROTO 2 to 5).
-_OLD_FORMAT = re.compile(rb"PK\x03\x04|\x80[\x02-\x05]")
 _ADVICE_DAMAGED = "start the run afresh without resuming, or resume from another checkpoint file"
 _ADVICE_OTHER_RUN = "resume with the settings and model that wrote it, or use another checkpoint file"
 
@@ -161,6 +159,12 @@ def _encode(obj: object, where: str, tensors: dict[str, Tensor]) -> Any:
                     f"got {type(obj).__name__}")
 
 
+def _at(where: str, key: object) -> str:
+    """The place of ``key`` inside ``where``, for messages: at most 100 characters, so that long
+    keys read from a file cost no time however many places they name."""
+    return (f"{where}.{key}" if where else str(key))[:100]
+
+
 class _Decoder:
     """The inverse of :func:`_encode` for a document read from ``path``: every tensor used once,
     nesting at most :data:`MAX_DEPTH`; anything else raises CheckpointError."""
@@ -176,14 +180,14 @@ class _Decoder:
         if depth > MAX_DEPTH:
             raise self.fail(where, f"is nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, list):
-            return [self.decode(v, f"{where}.{i}", depth + 1) for i, v in enumerate(value)]
+            return [self.decode(v, _at(where, i), depth + 1) for i, v in enumerate(value)]
         if not isinstance(value, dict):
             return value
         if len(value) == 1 and next(iter(value)).startswith("$"):
             return self.marker(*next(iter(value.items())), where=where, depth=depth)
         if any(k.startswith("$") for k in value):
             raise self.fail(where, "mixes a '$' marker with other keys")
-        return {k: self.decode(v, f"{where}.{k}" if where else k, depth + 1) for k, v in value.items()}
+        return {k: self.decode(v, _at(where, k), depth + 1) for k, v in value.items()}
 
     def marker(self, tag: str, value: Any, *, where: str, depth: int) -> Any:
         if tag == "$tensor" and isinstance(value, str) and value in self.tensors and value not in self.used:
@@ -194,7 +198,7 @@ class _Decoder:
         if tag == "$tuple" and isinstance(value, list):
             return tuple(self.decode(value, where, depth + 1))
         if tag == "$int_keys" and isinstance(value, dict) and all(re.fullmatch(r"-?\d{1,18}", k) for k in value):
-            return {int(k): self.decode(v, f"{where}.{k}", depth + 1) for k, v in value.items()}
+            return {int(k): self.decode(v, _at(where, k), depth + 1) for k, v in value.items()}
         raise self.fail(where, f"holds a {tag[:20]!r} marker with {_kind(value)} it cannot hold"
                         + (" (a tensor missing or used twice)" if tag == "$tensor" else ""))
 
@@ -252,6 +256,8 @@ def _write_atomically(path: Path, pieces: Collection[bytes | memoryview]) -> Pat
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
+            with contextlib.suppress(OSError, AttributeError):  # mkstemp made it 0600: as open() would
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             for piece in pieces:
                 f.write(piece)
             f.flush()
@@ -265,6 +271,15 @@ def _write_atomically(path: Path, pieces: Collection[bytes | memoryview]) -> Pat
         raise
     _fsync_folder(path.parent)
     return path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux); 0o022 where it cannot be read."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return 0o022
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -302,36 +317,36 @@ def _open(path: Path) -> int:
     return fd
 
 
+def _is_old_format(head: bytes) -> bool:
+    """Format 1's first bytes: torch's zip container, or torch's older format (Python's PROTO
+    opcode, protocol 2 to 5). A safetensors header length can start with those two bytes too
+    (0x0280 is 640), but its header then opens with ``{`` at byte 8."""
+    proto = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+    return head.startswith(b"PK\x03\x04") or (proto and head[8:9] != b"{")
+
+
 def _read_bytes(path: Path) -> bytes:
     """The whole file, after checking its first bytes and the size its header announces."""
-    fd = _open(path)
-    try:
-        size = os.fstat(fd).st_size
-        head = os.pread(fd, 8, 0)
-        if _OLD_FORMAT.match(head):
-            raise CheckpointError(path, "it was written by an older cnnbook (checkpoint format 1, a torch.save "
-                                  "file, which can run code when read), which this version never reads, so it "
-                                  "cannot be resumed",
-                                  "start the run afresh with another checkpoint file (this one is left as it is)")
-        if size < 8:
-            raise CheckpointError(path, f"not a cnnbook checkpoint: the file has {size} byte(s)", _ADVICE_DAMAGED)
-        announced = int.from_bytes(head, "little")
-        if announced > MAX_HEADER or 8 + announced > size:
-            raise CheckpointError(path, f"truncated, damaged or not a cnnbook checkpoint: its first bytes announce "
-                                  f"a header of {announced:,} bytes in a file of {size:,} (at most "
-                                  f"{MAX_HEADER:,} in a checkpoint)", _ADVICE_DAMAGED)
-        chunks, done = [], 0
-        while done < size:  # read what fstat promised, no more
-            chunk = os.pread(fd, min(size - done, 1 << 24), done)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            done += len(chunk)
-        return b"".join(chunks)
-    except OSError as err:
-        raise CheckpointError(path, f"the file cannot be read ({err.strerror})") from None
-    finally:
-        os.close(fd)
+    with os.fdopen(_open(path), "rb") as f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(9)
+            if _is_old_format(head):
+                raise CheckpointError(path, "it was written by an older cnnbook (checkpoint format 1, a torch.save "
+                                      "file, which can run code when read), which this version never reads, so it "
+                                      "cannot be resumed",
+                                      "start the run afresh with another checkpoint file (this one is left as it is)")
+            if size < 8:
+                raise CheckpointError(path, f"not a cnnbook checkpoint: the file has {size} byte(s)", _ADVICE_DAMAGED)
+            announced = int.from_bytes(head[:8], "little")
+            if announced > MAX_HEADER or 8 + announced > size:
+                raise CheckpointError(path, f"truncated, damaged or not a cnnbook checkpoint: its first bytes "
+                                      f"announce a header of {announced:,} bytes in a file of {size:,} (at most "
+                                      f"{MAX_HEADER:,} in a checkpoint)", _ADVICE_DAMAGED)
+            f.seek(0)
+            return f.read(size)  # what fstat promised, no more
+        except OSError as err:
+            raise CheckpointError(path, f"the file cannot be read ({err.strerror})") from None
 
 
 def _metadata(path: Path, blob: bytes) -> tuple[str, str]:

@@ -324,3 +324,23 @@ def test_sigkill_mid_epoch_and_mid_write_resumes_to_the_same_weights(tmp_path):
     assert all(torch.equal(got[k], want[k]) for k in want)
     fresh = tiny_net(seed=8).state_dict()  # the resumed run really trained (not a copy of its start)
     assert not torch.equal(got["0.weight"], fresh["0.weight"])
+
+
+def test_a_header_whose_length_looks_like_an_old_pickle_still_reads(tmp_path):
+    """A header of 640 bytes starts the file with 80 02, as the old format's pickles did."""
+    path = tmp_path / "a.pt"
+    for n in range(2000):
+        save_checkpoint(path, {"pad": "x" * n})
+        if path.read_bytes()[:2] == b"\x80\x02":
+            break
+    assert path.read_bytes()[:2] == b"\x80\x02"
+    assert read_checkpoint(path)["pad"] == "x" * n
+
+
+def test_the_file_gets_the_permissions_open_would_give(tmp_path):
+    old = os.umask(0o027)
+    try:
+        save_checkpoint(tmp_path / "a.pt", {"v": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.pt").stat().st_mode & 0o777 == 0o640

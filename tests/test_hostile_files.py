@@ -658,3 +658,12 @@ def test_a_hostile_cifar_meta_file(tmp_path, marker):
     meta = folder / "batches.meta"
     meta.write_bytes(pickle.dumps({"label_names": [Payload(marker)] * 10}, protocol=2))
     check_data_error(meta, lambda: cb.load_cifar10(tmp_path, "test", download=False), "refusing", marker)
+
+
+def test_long_keys_over_many_places_cost_no_time(tmp_path, good):
+    """A key of 4 MB above 100,000 places: naming each place must not copy the key each time."""
+    wide = {str(i): i for i in range(100_000)}
+    doc = json.dumps({"format": 2, "settings": {"k" * (4 << 20): wide}})
+    start = time.perf_counter()
+    check_refused(forge_raw(tmp_path / "long.pt", doc), "it lacks model")
+    assert time.perf_counter() - start < 60
