@@ -29,7 +29,7 @@ def printable(text: str | bytes | os.PathLike) -> str:
     """``text`` (a path, or a message naming one) as a string that any output stream can write:
     bytes that are not valid in the file system's encoding (a file named with Latin-1 bytes on a
     UTF-8 system) are shown as ``\\xff`` escapes instead of the lone surrogates that make a strict
-    UTF-8 stream fail."""
+    UTF-8 stream fail. Used by every message that names a file (no chapter teaches it)."""
     encoding = sys.getfilesystemencoding()
     try:
         raw = os.fsencode(text)  # a str's escaped bytes (surrogateescape) back to those bytes
