@@ -7,18 +7,22 @@
 ``train`` prints progress and a table of the epochs, and writes a JSON record (``--json``) with
 the model, the data and where it came from, the device, the training seconds (evaluation
 excluded), the final test accuracy, the time to 99.0% and the whole history. Mistakes end with one
-line on stderr, ``error: ...``, and exit status 2.
+line on stderr, ``error: ...``, and exit status 2; Ctrl-C ends with status 130 and, for a run
+with ``--checkpoint``, the command that resumes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dis
 import json
+import os
+import shlex
 import sys
 import typing
 from dataclasses import Field, asdict, fields, replace
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Callable, Sequence
 
 import torch
@@ -27,6 +31,7 @@ import torch.nn as nn
 from . import distributed
 from .bench import add_arguments, bench_command  # the bench's options live with the bench
 from .data import ImageDataset, pad_images
+from .errors import printable
 from .recipes import RECIPES, Recipe, choose_device, load_data
 from .runtime import hardware
 from .settings import Settings
@@ -202,40 +207,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raised_by_cnnbook(tb: TracebackType | None) -> bool:
-    """True if the innermost frame of the traceback is cnnbook's own code: an error it raised on
-    purpose, naming the parameter (a bug in torch or elsewhere is raised from there)."""
-    frame = None
-    while tb is not None:
-        frame, tb = tb.tb_frame, tb.tb_next
-    return frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE)
+def _raised_on_purpose(err: BaseException) -> bool:
+    """True if ``err`` was raised by a ``raise`` statement in cnnbook's own code: the innermost
+    frame of its traceback is cnnbook's and the instruction there is a raise. An error that a
+    builtin or torch raised while cnnbook's code called it (``int("x")``, a bad unpacking, a shape
+    mismatch) is a bug, even when it passes through cnnbook, and keeps its traceback."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    if not Path(code.co_filename).resolve().is_relative_to(_PACKAGE):
+        return False
+    return any(ins.offset == tb.tb_lasti and ins.opname.startswith("RAISE") for ins in dis.get_instructions(code))
 
 
 def _is_usage_error(err: BaseException) -> bool:
-    """A mistake the user can fix (bad data folder, bad option value, unwritable file): a ValueError
-    that cnnbook raised, or an OSError about a named file. Anything else is a bug and keeps its
-    traceback: shape errors, CUDA out-of-memory, TypeErrors."""
-    if isinstance(err, ValueError):
-        return _raised_by_cnnbook(err.__traceback__)
-    if isinstance(err, OSError):
-        return err.filename is not None or _raised_by_cnnbook(err.__traceback__)
-    return False
+    """A mistake the user can fix, shown as one line: an error of a class cnnbook defines (all
+    raised on purpose: CheckpointError, DataFileError, TrainingDivergedError, ...); a ValueError
+    or OSError that cnnbook raised on purpose (an argument out of range, naming it); an OSError
+    about a named file (a folder that is a file, an unwritable JSON record). Anything else is a
+    bug and keeps its traceback: shape errors, CUDA out-of-memory, TypeErrors (the command line
+    passes the types it should), a ValueError from inside torch."""
+    module = type(err).__module__
+    if module == "cnnbook" or module.startswith("cnnbook."):
+        return True
+    if isinstance(err, OSError) and err.filename is not None:
+        return True
+    return isinstance(err, (ValueError, OSError)) and _raised_on_purpose(err)
+
+
+def _interrupted(args: argparse.Namespace, argv: list[str]) -> str:
+    """The message after Ctrl-C: for ``train`` with a checkpoint, the command that resumes."""
+    if args.command != "train":
+        return "error: interrupted"
+    if not args.checkpoint:
+        return "error: interrupted (no checkpoint: add --checkpoint FILE to a run to be able to resume it)"
+    again = argv if "--resume" in argv else [*argv, "--resume"]
+    held = ("holds every completed epoch" if os.path.lexists(args.checkpoint)
+            else "was not written yet (no epoch completed)")
+    return (f"error: interrupted; the checkpoint {args.checkpoint} {held}. To continue: "
+            f"python -m cnnbook {shlex.join(again)}")
+
+
+def _tolerant_output() -> None:
+    """Let stdout and stderr write any string: a character the stream's encoding lacks (a file
+    name's stray byte, kept by Python as a lone surrogate) is written as an escape, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m cnnbook``; returns the exit status (2 after a usage mistake).
-
-    Mistakes the user can fix end with one line, ``error: ...``; any other exception (a bug,
-    CUDA out of memory) propagates with its traceback."""
+    """Entry point of ``python -m cnnbook``; returns the exit status: 0 when done, 2 after a
+    mistake the user can fix (one line, ``error: ...``; see :func:`_is_usage_error`), 130 after
+    Ctrl-C (with the command that resumes the run, if it has a checkpoint). Any other exception (a
+    bug, CUDA out of memory) propagates with its traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _tolerant_output()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, OSError) as err:
+    except KeyboardInterrupt:
+        print(printable(_interrupted(args, argv)), file=sys.stderr)
+        return 130
+    except Exception as err:
         if not _is_usage_error(err):
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {printable(' '.join(str(err).split()) or type(err).__name__)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130

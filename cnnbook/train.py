@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -38,15 +39,23 @@ from . import distributed as dist_
 from ._checks import as_device, check_float, check_int, check_model, eval_mode, model_device, sync
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .data import DeviceLoader, ImageDataset, as_dataset
+from .errors import CnnbookError, printable
 from .runtime import device as default_device
 from .settings import Settings, with_overrides
 
-__all__ = ["History", "fit", "evaluate", "predict", "cpu_has_bf16", "amp_dtype", "default_batch_size"]
+__all__ = ["History", "fit", "evaluate", "predict", "cpu_has_bf16", "amp_dtype", "default_batch_size",
+           "TrainingDivergedError"]
 
 _LIVE_EVERY = 25  # CPU only: refresh the progress bar's loss/accuracy every this many steps
 
 
 # ----------------------------------------------------------------------------- History
+
+
+class TrainingDivergedError(CnnbookError, ArithmeticError):
+    """Training produced a loss that is not a number (NaN or infinite): the learning rate is too
+    high for the model and data, usually. :func:`fit` raises it at the end of the epoch where it
+    happened; the message names the epoch and suggests a lower learning rate."""
 
 
 @dataclass
@@ -403,10 +412,21 @@ def _prepare(model: nn.Module, train: object, test: object, settings: Settings, 
                 scaler=_grad_scaler(dtype == torch.float16), settings=settings, total_steps=total_steps)
 
 
+def _peak_lr(run: _Run) -> float:
+    """The peak learning rate of the run's schedule (one-cycle's max_lr, else the starting lr)."""
+    group = run.opt.param_groups[0]
+    return float(group.get("max_lr", run.sched.base_lrs[0]))
+
+
 def _run_settings(run: _Run, epochs: float) -> dict[str, Any]:
-    """What a checkpoint must share with the run that resumes it."""
+    """What a checkpoint must share with the run that resumes it, as JSON data (compared field by
+    field when resuming; the error names each field that differs)."""
+    group = run.opt.param_groups[0]
     return {"epochs": epochs, "batch_size": run.loader.batch_size * run.loader.world_size,
-            "optimizer": type(run.opt).__name__, "batches_per_epoch": run.steps_per_epoch}
+            "batches_per_epoch": run.steps_per_epoch, "optimizer": type(run.opt).__name__, "lr": _peak_lr(run),
+            "weight_decay": float(group.get("weight_decay", 0.0)), "schedule": type(run.sched).__name__,
+            "label_smoothing": run.settings.label_smoothing,
+            "precision": str(run.dtype or torch.float32).replace("torch.", "")}
 
 
 def _save_checkpoint(path: Path, run: _Run, history: History, *, epoch: int, epochs: float) -> None:
@@ -422,19 +442,28 @@ def _save_checkpoint(path: Path, run: _Run, history: History, *, epoch: int, epo
 
 def _resume(run: _Run, path: Path, *, epochs: float, progress: bool) -> tuple[History, int]:
     """(history, epochs done) from the checkpoint at ``path``, its state loaded into ``run``;
-    (empty history, 0) if there is no checkpoint yet. A checkpoint that is not of this run raises
-    :class:`~cnnbook.checkpoint.CheckpointError`."""
-    if not path.exists():
+    (empty history, 0) if there is no checkpoint yet. The checkpoint is checked completely against
+    the run before anything is loaded: one that is not of this run raises
+    :class:`~cnnbook.checkpoint.CheckpointError`, and the run is left as it was."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
         if progress:
-            print(f"No checkpoint at {path} yet: starting from epoch 1.")
+            print(f"No checkpoint at {printable(path)} yet: starting from epoch 1.")
         return History(), 0
-    state = load_checkpoint(path, model=run.model, settings=_run_settings(run, epochs), map_location=run.device)
+    except OSError:
+        pass  # there, but not to be looked at: load_checkpoint says why
+    steps, total = run.steps_per_epoch, run.total_steps
+    state = load_checkpoint(path, model=run.model, settings=_run_settings(run, epochs),
+                            parts={"optimizer": run.opt, "scheduler": run.sched, "scaler": run.scaler},
+                            max_epoch=run.n_epochs, steps_after=lambda done: min(done * steps, total),
+                            history=History.__dataclass_fields__, device=run.device)
     restore(path, state, model=run.model, optimizer=run.opt, scheduler=run.sched, scaler=run.scaler)
     run.loader.seed = state["loader_seed"]
     _set_rng_state(state["rng"], run.device)
     start = int(state["epoch"])
     if progress:
-        print(f"Resuming from {path}: {start} of {run.n_epochs} epochs done.")
+        print(f"Resuming from {printable(path)}: {start} of {run.n_epochs} epochs done.")
     return History.from_dict(state["history"]), start
 
 
@@ -485,17 +514,44 @@ def _train_epoch(run: _Run, *, epoch: int, bar: Any, live: bool) -> dict[str, fl
             "seconds": seconds, "images_per_s": total_seen / seconds, "fraction": epoch_steps / steps}
 
 
+def _check_finite_lr(run: _Run) -> None:
+    """ValueError naming ``lr`` if the optimiser would start with a learning rate that is not a
+    finite number (``lr=inf`` trains a network of NaNs)."""
+    for group in run.opt.param_groups:
+        for key in ("max_lr", "initial_lr", "lr"):  # the peak first: the others are computed from it
+            value = group.get(key)
+            if isinstance(value, (int, float, Tensor)) and not math.isfinite(float(value)):
+                raise ValueError(f"lr must be a finite number > 0, got {float(value)}")
+
+
+def _check_diverged(run: _Run, loss: float, *, epoch: int, checkpoint: Path | None) -> None:
+    """TrainingDivergedError if the epoch's mean training loss is not finite."""
+    if math.isfinite(loss):
+        return
+    kept = (f"; the checkpoint {printable(checkpoint)} keeps the {epoch} epoch(s) before it"
+            if checkpoint is not None and epoch > 0 else "")
+    raise TrainingDivergedError(
+        f"training diverged in epoch {epoch + 1}: its mean training loss is {loss}, so the weights are no longer "
+        f"numbers{kept}; train again with a lower learning rate (peak lr {_peak_lr(run):g} now, try "
+        f"{_peak_lr(run) / 10:g})")
+
+
 def _loop(run: _Run, history: History, *, start: int, epochs: float, checkpoint: Path | None, save: bool,
           progress: bool, target_acc: float | None) -> History:
     """Epochs ``start`` .. the last: train, evaluate, record, save a checkpoint; stop early at
-    ``target_acc``; Ctrl-C returns the epochs completed."""
+    ``target_acc``. A loss that is not finite raises :class:`TrainingDivergedError` (checked once an
+    epoch, where the loss is read anyway); Ctrl-C (KeyboardInterrupt) propagates, the checkpoint
+    of the last completed epoch in place."""
+    _check_finite_lr(run)
     bar = _progress_bar(run.total_steps - start * run.steps_per_epoch, progress and start < run.n_epochs)
     live = progress and run.device.type == "cpu"  # on a GPU a read would wait for it
+    interrupted = False
     run.model.train()
     try:
         for epoch in range(start, run.n_epochs):
             bar.set_description(f"epoch {epoch + 1}/{run.n_epochs}")
             trained = _train_epoch(run, epoch=epoch, bar=bar, live=live)
+            _check_diverged(run, trained["train_loss"], epoch=epoch, checkpoint=checkpoint if save else None)
             test_loss, test_acc = math.nan, math.nan
             if run.test_loader is not None:
                 test_loss, test_acc = _evaluate_loader(run.model, run.test_loader, run.dtype, run.channels_last)
@@ -509,12 +565,14 @@ def _loop(run: _Run, history: History, *, start: int, epochs: float, checkpoint:
             if target_acc is not None and test_acc >= target_acc:
                 break
     except KeyboardInterrupt:
-        bar.close()
-        print(f"Interrupted: returning the history of the {len(history)} epoch(s) completed "
-              f"(the model keeps the weights it had when stopped).")
+        interrupted = True
+        raise
     finally:
         bar.close()
-    run.model.eval()
+        run.model.eval()
+        if interrupted and progress:
+            saved = f"; {printable(checkpoint)} holds them" if checkpoint is not None and save and len(history) else ""
+            print(f"Interrupted after {len(history)} completed epoch(s){saved}.", file=sys.stderr)
     return history
 
 
@@ -554,10 +612,15 @@ def fit(
     ``model`` maps a batch (B, C, H, W) to logits (B, K), trained with cross-entropy.
 
     ``device``: default :func:`cnnbook.device`; the model is moved there. ``checkpoint``: a file
-    written after every epoch; ``resume=True`` continues from it. Ctrl-C stops cleanly and returns
-    the epochs completed. fit leaves the model in evaluation mode. Under ``torchrun``
-    (``WORLD_SIZE`` > 1) the loop runs data-parallel: the batch is split over the processes, and
-    only rank 0 shows progress and writes files.
+    written after every epoch (model, optimiser, schedule, history, random state: one safetensors
+    file, see :mod:`cnnbook.checkpoint`); ``resume=True`` continues from it, after checking it
+    completely against this run (:class:`~cnnbook.checkpoint.CheckpointError` if it does not fit).
+    Ctrl-C (Jupyter's interrupt) stops training with KeyboardInterrupt: the model keeps the weights
+    it had, and the checkpoint holds the last completed epoch, so ``resume=True`` continues from
+    there. A loss that is not finite (too high a learning rate) raises
+    :class:`TrainingDivergedError` at the end of that epoch. fit leaves the model in evaluation
+    mode. Under ``torchrun`` (``WORLD_SIZE`` > 1) the loop runs data-parallel: the batch is split
+    over the processes, and only rank 0 shows progress and writes files.
     """
     check_model(model)
     custom = None if isinstance(overrides.get("optimizer", ""), str) else overrides.pop("optimizer")

@@ -1,13 +1,18 @@
-"""The command line: ``python -m cnnbook train`` writes its JSON record; mistakes are one line; the bench runs.
+"""The command line: ``python -m cnnbook train`` writes its JSON record; mistakes are one line (exit 2),
+bugs keep their traceback, Ctrl-C exits 130 with the command that resumes; the bench runs.
 
 Offline with an empty data folder, MNIST falls back to the subset bundled with cnnbook and
 CIFAR-10 to its generated stand-in, so these tests never need the network or /work/shared.
 """
 import argparse
 import json
+import math
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -18,6 +23,7 @@ from cnnbook import cli, recipes
 from cnnbook._checks import check_int
 from cnnbook.cli import main
 from cnnbook.settings import Settings
+from cnnbook.train import History
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = {"model", "dataset", "data_source", "device", "train_size", "epochs", "train_seconds",
@@ -223,3 +229,117 @@ def test_an_unwritable_json_file_is_one_line(tmp_path, capsys, monkeypatch):
                  "--no-progress", "--json", str(blocker / "run.json")])
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: ")
+
+
+# ----------------------------------------------------------------------------- Ctrl-C, divergence, bugs
+
+SMALL = ["train", "lenet5", "--quick", "--batch-size", "16", "--device", "cpu", "--no-progress"]
+
+
+def fit_with_augment(make_augment):
+    """cli.fit, with the recipe's augmentation replaced by ``make_augment(recipe_augment)``."""
+    real = cli.fit
+
+    def fit(*args, **kwargs):
+        return real(*args, **{**kwargs, "augment": make_augment(kwargs.get("augment"))})
+    return fit
+
+
+def interrupt_at(step: int):
+    def make(inner):
+        calls = {"n": 0}
+
+        def augment(x):
+            calls["n"] += 1
+            if calls["n"] == step:
+                raise KeyboardInterrupt  # as Ctrl-C would, in the middle of a step
+            return inner(x) if inner is not None else x
+        return augment
+    return make
+
+
+def test_ctrl_c_exits_130_with_the_command_that_resumes(tmp_path, monkeypatch, capsys):
+    from cnnbook.checkpoint import read_checkpoint
+
+    monkeypatch.setattr(recipes, "QUICK_SIZE", {"mnist": (64, 32), "cifar10": (32, 16)})  # 4 steps an epoch
+    ckpt, out = tmp_path / "my run.pt", tmp_path / "run.json"
+    argv = [*SMALL, "--data-root", str(tmp_path / "data"), "--epochs", "3", "--checkpoint", str(ckpt),
+            "--json", str(out)]
+    real_fit = cli.fit
+    monkeypatch.setattr(cli, "fit", fit_with_augment(interrupt_at(4 + 2)))  # in epoch 2
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: interrupted; the checkpoint"), err
+    assert read_checkpoint(ckpt)["epoch"] == 1 and not out.exists()
+    command = err[0].split("To continue: ")[1]
+    assert command.startswith("python -m cnnbook train lenet5 ") and command.endswith(" --resume")
+    monkeypatch.setattr(cli, "fit", real_fit)
+    assert main(shlex.split(command)[3:]) == 0  # the printed command, as a shell would split it
+    record = json.loads(out.read_text())
+    assert record["epochs"] == 3 and len(record["history"]["train_loss"]) == 3
+    assert read_checkpoint(ckpt)["epoch"] == 3
+
+
+def test_ctrl_c_without_a_checkpoint_says_how_to_get_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(recipes, "QUICK_SIZE", {"mnist": (64, 32), "cifar10": (32, 16)})
+    monkeypatch.setattr(cli, "fit", fit_with_augment(interrupt_at(2)))
+    assert main([*SMALL, "--data-root", str(tmp_path / "data")]) == 130
+    assert "add --checkpoint FILE" in capsys.readouterr().err
+
+
+def test_a_real_sigint_exits_130_leaving_a_checkpoint(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env.pop("CNNBOOK_QUICK", None)
+    cmd = [sys.executable, "-m", "cnnbook", *SMALL, "--epochs", "50", "--data-root", str(tmp_path / "data"),
+           "--checkpoint", str(ckpt)]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while not ckpt.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ckpt.exists(), child.stderr.read() if child.poll() is not None else "no checkpoint in time"
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].endswith(f"--checkpoint {ckpt} --resume")
+
+
+def test_lr_inf_is_refused_naming_lr(tmp_path, capsys):
+    ckpt = tmp_path / "run.pt"
+    assert main([*SMALL, "--data-root", str(tmp_path / "data"), "--lr", "inf", "--checkpoint", str(ckpt)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: lr must be a finite number > 0, got inf"), err
+    assert not ckpt.exists()
+
+
+def test_a_diverging_run_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(recipes, "QUICK_SIZE", {"mnist": (64, 32), "cifar10": (32, 16)})
+    monkeypatch.setattr(cli, "fit", fit_with_augment(lambda inner: lambda x: x * math.nan))
+    assert main([*SMALL, "--data-root", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "training diverged in epoch 1" in err[0] and "lower learning rate" in err[0], err
+
+
+def test_a_bug_raised_through_cnnbook_code_keeps_its_traceback(tmp_path, monkeypatch):
+    """A ValueError whose innermost frame is cnnbook's, raised by a builtin there (float("x")), not
+    by a raise statement: a bug, not a message for the user."""
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: History.from_dict({"train_loss": ["x"]}))
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        main([*SMALL, "--data-root", str(tmp_path)])
+
+
+def test_cnnbook_s_own_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    from cnnbook.checkpoint import CheckpointError
+    from cnnbook.errors import CnnbookError
+
+    def fail(*args, **kwargs):
+        raise CheckpointError(Path("/x/run.pt"), "a problem\nover two lines", "advice")
+
+    monkeypatch.setattr(cli, "fit", fail)
+    assert main([*SMALL, "--data-root", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "error: checkpoint /x/run.pt: a problem over two lines; advice\n"
+    assert issubclass(CheckpointError, CnnbookError) and issubclass(CheckpointError, ValueError)

@@ -1,4 +1,4 @@
-"""The training engine: fit, History, evaluate, predict, checkpoints, Ctrl-C and bad arguments.
+"""The training engine: fit, History, evaluate, predict, checkpoints, Ctrl-C, divergence and bad arguments.
 
 Everything runs on the CPU on a tiny, learnable dataset made here (three classes of bright
 half-images with noise), so the whole file takes seconds.
@@ -12,6 +12,9 @@ import torch
 import torch.nn as nn
 
 import cnnbook as cb
+import cnnbook.errors
+import cnnbook.train
+from cnnbook.checkpoint import read_checkpoint
 from cnnbook.settings import Settings
 from cnnbook.train import History, evaluate, fit, predict
 
@@ -234,13 +237,51 @@ class NoisyInterrupt:
         return x + 0.05 * torch.randn_like(x)
 
 
-def test_ctrl_c_returns_the_history_so_far(data, capsys):
+def test_ctrl_c_propagates_and_keeps_the_last_epoch_s_checkpoint(data, tmp_path, capsys):
     model = small_net()
     steps = 384 // 32
-    h = fit_small(model, data, epochs=4, augment=NoisyInterrupt(at=2 * steps + 3), progress=True)
-    assert len(h) == 2  # two epochs completed, the third interrupted
-    assert "Interrupted" in capsys.readouterr().out
-    assert evaluate(model, data[1])[1] > 80  # the model keeps its trained weights
+    path = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):
+        fit_small(model, data, epochs=4, augment=NoisyInterrupt(at=2 * steps + 3), progress=True, checkpoint=path)
+    assert f"Interrupted after 2 completed epoch(s); {path} holds them" in capsys.readouterr().err
+    assert read_checkpoint(path)["epoch"] == 2  # two epochs completed, the third interrupted
+    assert not model.training and evaluate(model, data[1])[1] > 80  # the model keeps its trained weights
+
+
+def test_a_non_finite_lr_is_refused_naming_lr(data, tmp_path):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got inf"):
+        fit_small(small_net(), data, lr=math.inf, checkpoint=tmp_path / "run.pt")
+    opt = lambda params: torch.optim.SGD(params, lr=math.inf)  # noqa: E731 -- the user's own optimizer
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        fit_small(small_net(), data, optimizer=opt, lr=None)
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing saved
+
+
+class NaNAfter(nn.Module):
+    """small_net, whose logits become NaN from training step ``at`` on (counted from 1)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.net, self.at, self.calls = small_net(), at, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += self.training
+        out = self.net(x)
+        return out * math.nan if self.training and self.calls >= self.at else out
+
+
+def test_a_diverging_run_stops_at_the_epoch_s_end_naming_it(data, tmp_path):
+    steps = 384 // 32
+    path = tmp_path / "run.pt"
+    model = NaNAfter(at=steps + 4)
+    with pytest.raises(cb.train.TrainingDivergedError) as err:
+        fit_small(model, data, epochs=3, checkpoint=path)
+    text = str(err.value)
+    assert "\n" not in text and "diverged in epoch 2" in text and "lower learning rate" in text
+    assert "peak lr 0.02" in text and f"{path} keeps the 1 epoch(s) before it" in text
+    assert model.calls == 2 * steps  # the epoch ran to its end: the loss is read once an epoch
+    assert read_checkpoint(path)["epoch"] == 1  # the NaN weights were not saved
+    assert isinstance(err.value, cb.errors.CnnbookError)
 
 
 def test_checkpoint_resume_continues_exactly(data, tmp_path):
@@ -250,8 +291,9 @@ def test_checkpoint_resume_continues_exactly(data, tmp_path):
 
     path = tmp_path / "run.pt"
     first = small_net()
-    h_first = fit_small(first, data, epochs=3, augment=NoisyInterrupt(at=steps + 5), checkpoint=path)
-    assert len(h_first) == 1 and path.exists()
+    with pytest.raises(KeyboardInterrupt):
+        fit_small(first, data, epochs=3, augment=NoisyInterrupt(at=steps + 5), checkpoint=path)
+    assert read_checkpoint(path)["epoch"] == 1
 
     resumed = small_net(seed=99)  # different start: the checkpoint restores everything
     h = fit_small(resumed, data, epochs=3, augment=NoisyInterrupt(), checkpoint=path, resume=True)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._checks import check_int
+from ..errors import CnnbookError, printable
 
 __all__ = ["ImageDataset", "DataFileError", "as_dataset", "pad_images", "describe",
            "MNIST_CLASSES", "CIFAR10_CLASSES", "STAND_IN_CLASSES", "SPLITS"]
@@ -124,12 +125,13 @@ class ImageDataset:
                 replace(self, images=self.images[val_idx], labels=self.labels[val_idx]))
 
 
-class DataFileError(ValueError):
-    """A data file is truncated, corrupt or not in the expected format. ``path`` names it."""
+class DataFileError(CnnbookError, ValueError):
+    """A data file is truncated, corrupt or not in the expected format. ``path`` names it (shown
+    safely whatever its encoding)."""
 
     def __init__(self, path: Path | str, problem: str, advice: str) -> None:
         self.path = Path(path)
-        super().__init__(f"{path}: {problem}. {advice}")
+        super().__init__(f"{printable(path)}: {problem}. {advice}")
 
 
 def describe(x: object) -> str:
