@@ -23,10 +23,17 @@ test: $(VENV)/.installed chromium lint
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
 	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py
 
-# ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over cnnbook/ and tests/ (pyproject.toml)
-lint: $(VENV)/.installed
+# ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over cnnbook/ and tests/ (pyproject.toml);
+# Biome (pinned in package.json, rules in biome.json) over the explorers' JavaScript
+lint: $(VENV)/.installed node_modules/.installed
 	$(PY) -m ruff check cnnbook tests
 	$(PY) -m mypy cnnbook tests
+	npx --no-install biome lint --error-on-warnings
+
+# Node 18+ and npm: the exact versions of package-lock.json, nothing else
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
