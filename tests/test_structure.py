@@ -145,7 +145,7 @@ WORDS = 5  # five words of a message in a row make a copy; fewer ("must be an in
 
 def _message_pieces(tree: ast.Module) -> set[str]:
     """The literal text of every ``raise X(...)`` message of a module, f-strings cut at their fields."""
-    pieces = set()
+    pieces: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
             for arg in node.exc.args:

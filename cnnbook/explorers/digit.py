@@ -22,8 +22,7 @@ INPUT = (1, 28, 28)  # MNIST's digits: what the drawing becomes
 BOX = 20  # MNIST scaled each digit's ink to fit a 20 x 20 box before centring it in 28 x 28
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
 _POOLS = {nn.MaxPool2d: "max", nn.AvgPool2d: "avg"}
-PROMPT = ("Try: draw a 1, then slant it more and more: at what angle does the network change its mind? "
-          "Then draw a digit small in a corner and see what the network receives after MNIST's centring.")
+PROMPT = "Try: draw a 1, then slant it more and more: at what angle does the network change its mind?"
 
 
 def _pair(v: Any) -> list[int]:

@@ -33,17 +33,15 @@ CEIL = (False, True)
 # substitutes them and the output size it looked up, and computes nothing.
 FORMULAS = {
     "floor": "floor(({n} + 2*{padding} - {kernel_size}) / {stride}) + 1 = {out}",
-    "ceil": "ceil(({n} + 2*{padding} - {kernel_size}) / {stride}) + 1, less 1 if that last window would start "
+    "ceil": "ceil(({n} + 2*{padding} - {kernel_size}) / {stride}) + 1, less 1 if the last window would start "
             "{beyond}: {out}",
     "beyond": {"pool": "in the right padding", "explicit": "past the padded input"},
 }
 
-# What the page asks the reader to try: a target size reached by the first of these settings
-# (kernel_size, stride) that works on the first image, then two things to find.
+# What the page asks the reader to try, in one line: a target size reached by the first of these
+# settings (kernel_size, stride) that works on the first image, then a refusal to find.
 TARGETS = ((3, 3), (2, 1), (1, 2))
-PROMPT = ("Try: make the {image} image ({h} x {w}) give a {oh} x {ow} output; then find a setting that "
-          "cb.pool2d refuses and read why; then turn on ceil_mode and find a last window that starts "
-          "in the padding.")
+PROMPT = "Try: make the {image} image ({h} x {w}) give a {oh} x {ow} output, then find a setting cb.pool2d refuses."
 
 
 def _grey(name: object, image: object) -> dict[str, object]:
@@ -203,7 +201,8 @@ def pooling_explorer(images: Mapping[str, torch.Tensor], *, kernel_size: int = 2
     :func:`cnnbook.conv_output_size`, and the call of :func:`cnnbook.pool2d` that computes it. A
     setting that ``cb.pool2d`` (or ``cb.pad2d``) refuses shows its error message. Shapes and
     messages are computed here, by those functions, for every setting on every image's shape
-    (about 0.3 s per distinct shape), so the page cannot disagree with them.
+    (on empty batches: a fraction of a second per distinct shape), so the page cannot disagree
+    with them.
 
     Args:
         images: name -> one grey float image, (H, W) or (1, H, W), at most 128 x 128.
