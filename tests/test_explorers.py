@@ -286,3 +286,13 @@ def test_the_inlined_script_is_one_scope_with_one_call():
     assert code.count("function readData(") == 1  # common.js once
     assert 'digit(document.getElementById("cbx-digit-0123456789"));' in code
     assert not re.search(r"^\s*(import|export)\b", code, re.M)
+
+
+def test_inlined_modules_declare_no_name_twice():
+    """One scope holds common.js and an explorer's module: a name declared in both would shadow silently."""
+    def top_level(text: str) -> set[str]:
+        return set(re.findall(r"^(?:export )?(?:function|const|let) (\w+)", text, re.M))
+
+    texts = modules()
+    for name in ("pooling.js", "digit.js"):
+        assert not top_level(texts["common.js"]) & top_level(texts[name]), name
