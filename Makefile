@@ -24,10 +24,17 @@ test: $(VENV)/.installed chromium lint
 	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py
 
 # ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over every Python file: cnnbook/, tests/,
-# scripts/, _ext/ and benchmarks/ (pyproject.toml)
-lint: $(VENV)/.installed
+# scripts/, _ext/ and benchmarks/ (pyproject.toml); Biome (pinned in package.json, rules in biome.json)
+# over the explorers' JavaScript
+lint: $(VENV)/.installed node_modules/.installed
 	$(PY) -m ruff check cnnbook tests scripts _ext benchmarks
 	$(PY) -m mypy
+	npx --no-install biome lint --error-on-warnings
+
+# Node 18+ and npm: the exact versions of package-lock.json, nothing else
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -1,4 +1,4 @@
-"""Figures for the chapters: image grids, feature maps, confusion matrices, learning curves.
+"""Figures for the chapters: image grids, feature maps, confusion matrices, learning curves, pooling.
 
 matplotlib is imported inside the functions, so ``import cnnbook`` works without it. Every
 plotting function returns its matplotlib Figure (created with pyplot, so Jupyter shows it once the
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._checks import check_int
+from .pooling import pool2d
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -25,6 +26,8 @@ __all__ = [
     "confusion_matrix",
     "plot_confusion_matrix",
     "plot_curves",
+    "plot_pooling",
+    "sample_photo",
 ]
 
 
@@ -307,4 +310,85 @@ def plot_curves(
     ax.legend()
     if own_figure:
         fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------- pooling
+
+
+def sample_photo(size: int = 64, gray: bool = True) -> torch.Tensor:
+    """Grace Hopper's portrait from matplotlib's sample data, centre-cropped to a square.
+
+    Used in the chapter *Pooling* (the photograph its figures and explorer pool).
+
+    Returns:
+        float tensor in [0, 1] of shape (1, size, size), or (3, size, size) if ``gray=False``.
+    """
+    size = check_int("size", size, low=1)
+    import matplotlib.cbook as cbook
+    import matplotlib.image as mpimg
+    import torch.nn.functional as F
+
+    rgb = mpimg.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255  # (3, 600, 512)
+    h, w = x.shape[1:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    x = x[:, top : top + side, left : left + side]
+    x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+    x = x.clamp(0, 1)
+    if gray:
+        x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]  # ITU-R 601 luma
+    return x
+
+
+def _show_fixed(ax: "Axes", img: torch.Tensor, title: str, vmin: float, vmax: float) -> None:
+    """Draw a (C, H, W) image on ``ax`` with sharp pixel edges and the grey levels vmin..vmax."""
+    arr = img.detach().cpu()
+    if arr.shape[0] == 1:
+        ax.imshow(arr[0].numpy(), cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    else:
+        ax.imshow(((arr - vmin) / max(vmax - vmin, 1e-12)).clamp(0, 1).permute(1, 2, 0).numpy(),
+                  interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_pooling(images: torch.Tensor | Mapping[str, torch.Tensor],
+                 settings: Sequence[tuple[int, int, int, str]]) -> "Figure":
+    """A figure: one row per image, the image then its :func:`cnnbook.pool2d` output per setting.
+
+    Used in the chapter *Pooling* (max, average and min side by side; the colour photograph).
+
+    Args:
+        images: one float (C, H, W) image, or a mapping name -> image (C = 1 or 3).
+        settings: ``(kernel_size, stride, padding, mode)`` tuples, one column each.
+
+    Returns:
+        a matplotlib Figure. Each output is drawn with the same grey levels as its input, so a
+        brighter max-pooled image and a darker min-pooled one are real differences. Settings
+        that ``cb.pool2d`` refuses raise its error.
+    """
+    if isinstance(images, torch.Tensor):
+        images = {"input": images}
+    if not isinstance(images, Mapping) or not images:
+        raise ValueError("images must hold at least one (C, H, W) image")
+    if not settings:
+        raise ValueError("settings must hold at least one (kernel_size, stride, padding, mode) tuple")
+    for name, img in images.items():
+        if not isinstance(img, torch.Tensor) or img.dim() != 3 or img.shape[0] not in (1, 3):
+            raise ValueError(f"images[{name!r}] must be a (C, H, W) tensor with C = 1 or 3, "
+                             f"got {getattr(img, 'shape', type(img).__name__)}")
+    ncols = 1 + len(settings)
+    fig, axes = _plt().subplots(len(images), ncols, figsize=(2.1 * ncols, 2.7 * len(images)), squeeze=False)
+    for row, (name, img) in zip(axes, images.items()):
+        vmin, vmax = float(img.min()), float(img.max())
+        _show_fixed(row[0], img, f"{name}\n{tuple(img.shape)}", vmin, vmax)
+        for ax, (k, s, p, mode) in zip(row[1:], settings):
+            out = pool2d(img, k, s, p, mode=mode)
+            assert isinstance(out, torch.Tensor)  # no return_indices: one tensor
+            pad = f", pad {p}" if p else ""
+            _show_fixed(ax, out, f"{mode} {k}x{k}, stride {s}{pad}\n-> {tuple(out.shape)}", vmin, vmax)
+    fig.tight_layout()
     return fig

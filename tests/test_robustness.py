@@ -106,12 +106,11 @@ class _Recorder(torch.nn.Module):
         return x.flatten(1)[:, :10] * self.w
 
 
-def test_command_line_robustness_and_widgets_feed_lenet5_classic_the_same_tensors():
-    """One padding rule: cb.pad_images (the command line's and the chapter's) + the loader, the
-    robustness curves' prepare, and the LeNet-5 widget give identical 32x32 inputs."""
+def test_command_line_and_robustness_feed_lenet5_classic_the_same_tensors():
+    """One padding rule: cb.pad_images (the command line's and the chapter's) + the loader, and the
+    robustness curves' prepare give identical 32x32 inputs."""
     import cnnbook as cb
     from cnnbook.robustness import accuracy_vs_shift, prepare
-    from cnnbook.widgets.lenet import digit_probabilities
 
     digits = cb.load_mnist(download=False, verbose=False).subset(8)
     padded = cb.pad_images(digits, 2)
@@ -119,10 +118,8 @@ def test_command_line_robustness_and_widgets_feed_lenet5_classic_the_same_tensor
     model = _Recorder()
     prepared = prepare(model, digits.images.float() / 255, digits.mean, digits.std)
     accuracy_vs_shift(model, digits, [0])
-    digit_probabilities(model, digits, 3)
     assert loader_x.shape == (8, 1, 32, 32)
     assert torch.allclose(prepared, loader_x, atol=1e-6)
     assert torch.allclose(model.seen[0], loader_x, atol=1e-6)  # accuracy_vs_shift
-    assert torch.allclose(model.seen[1], loader_x[3:4], atol=1e-6)  # the widget
     background = -digits.mean[0] / digits.std[0]
     assert torch.allclose(loader_x[:, :, :2], torch.tensor(background))  # the 28x28 statistics kept

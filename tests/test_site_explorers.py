@@ -1,9 +1,11 @@
-"""The in-browser explorers, driven in Debian's Chromium over the built site, opened from disk.
+"""The in-browser explorers, driven in Debian's Chromium: on pages rendered here, and on the built site.
 
-The site is the one ``make test`` builds in quick mode (``CNNBOOK_SITE``). Pages are opened as
+The site is the one ``make test`` builds in quick mode (``CNNBOOK_SITE``); the tests that need it
+skip without it, the others render their own explorer with ``Explorer.save``. Pages are opened as
 ``file://`` with every other request refused, as a reader offline would. The explorers' own
-test hook, ``window.cnnbookExplorers[id]``, lets a test load an input and read exact outputs;
-everything else goes through the page's controls, by keyboard and mouse.
+test hook, the ``cnnbookExplorer`` property of the explorer's element, lets a test set a setting or
+an input and read exact outputs; everything else goes through the page's controls, by keyboard and
+mouse.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import cnnbook as cb
 
 SITE = os.environ.get("CNNBOOK_SITE")
 SHOTS = os.environ.get("CNNBOOK_SCREENSHOTS")  # a folder to keep the phone-width screenshots in
-pytestmark = pytest.mark.skipif(not SITE, reason="set CNNBOOK_SITE to a built site (make test does)")
+needs_site = pytest.mark.skipif(not SITE, reason="set CNNBOOK_SITE to a built site (make test does)")
 
 
 def page_with(kind: str) -> Path:
@@ -31,7 +33,7 @@ def page_with(kind: str) -> Path:
     return pages[0]
 
 
-def open_explorer(browser, kind: str, width: int = 1000):
+def open_page(browser, path: Path, kind: str, width: int = 1000):
     """(page, explorer element id, errors list): the page from disk, the network refused."""
     context = browser.new_context(viewport={"width": width, "height": 900})
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
@@ -39,14 +41,24 @@ def open_explorer(browser, kind: str, width: int = 1000):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(page_with(kind).resolve().as_uri(), wait_until="load")
+    page.goto(path.resolve().as_uri(), wait_until="load")
     root = page.locator(f'[data-cnnbook-explorer="{kind}"]').first
     root.scroll_into_view_if_needed()
     return page, root.get_attribute("id"), errors
 
 
+def open_explorer(browser, kind: str, width: int = 1000):
+    """The built site's page that holds an explorer of this kind (see open_page)."""
+    return open_page(browser, page_with(kind), kind, width)
+
+
+def open_rendered(browser, explorer, tmp_path: Path):
+    """An explorer rendered here, saved as a page and opened (see open_page)."""
+    return open_page(browser, explorer.save(tmp_path / f"{explorer.kind}.html"), explorer.kind)
+
+
 def api(page, ident: str, call: str, *args):
-    return page.evaluate(f"(args) => window.cnnbookExplorers[{ident!r}].{call}(...args)", list(args))
+    return page.evaluate(f"(args) => document.getElementById({ident!r}).cnnbookExplorer.{call}(...args)", list(args))
 
 
 # ------------------------------------------------------------------------------------- pooling
@@ -66,12 +78,11 @@ SETTINGS = [{"mode": m, "kernel": k, "stride": s, "padding": p, "padMode": pm, "
                 ("pool", "zeros", "reflect", "replicate", "circular"), (False, True))]
 
 
-def test_pooling_explorer_equals_cb_pool2d(browser):
-    page, ident, errors = open_explorer(browser, "pooling")
+def test_pooling_explorer_equals_cb_pool2d_and_shows_its_messages(browser, tmp_path):
     x = torch.rand(1, 4, 7, generator=torch.Generator().manual_seed(0))  # small: errors happen too
-    api(page, ident, "setImage", x[0].tolist(), "test input")
-    outputs = page.evaluate("([id, settings]) => settings.map(st => { const e = window.cnnbookExplorers[id];"
-                            " e.set(st); return e.output(); })", [ident, SETTINGS])
+    page, ident, errors = open_rendered(browser, cb.pooling_explorer({"test input": x}), tmp_path)
+    outputs = page.evaluate("([id, settings]) => settings.map(st => { const e = document.getElementById(id)"
+                            ".cnnbookExplorer; e.set(st); return e.output(); })", [ident, SETTINGS])
     refused = 0
     for st, out in zip(SETTINGS, outputs):
         try:
@@ -88,6 +99,24 @@ def test_pooling_explorer_equals_cb_pool2d(browser):
     assert not errors
 
 
+def test_pooling_explorer_shows_the_refusal_and_the_size_cnnbook_computes(browser, tmp_path):
+    x = torch.rand(1, 3, 9, generator=torch.Generator().manual_seed(1))
+    page, ident, errors = open_rendered(browser, cb.pooling_explorer({"x": x}), tmp_path)
+    root = page.locator(f"#{ident}")
+    api(page, ident, "set", {"kernel": 3, "stride": 2, "padding": 3, "padMode": "reflect", "ceil": False})
+    with pytest.raises(ValueError) as refusal:
+        cb.pad2d(x, 3, "reflect")
+    assert root.locator(".cbx-error").inner_text() == f"cb.pad2d refuses: {refusal.value}"
+    api(page, ident, "set", {"kernel": 3, "stride": 2, "padding": 1, "padMode": "pool", "ceil": True})
+    out = cb.pool2d(x, 3, 2, 1, ceil_mode=True)
+    assert isinstance(out, torch.Tensor) and root.locator(".cbx-error").inner_text() == ""
+    assert f"-> output {out.shape[-2]} x {out.shape[-1]}:" in root.locator(".cbx-shape").inner_text()
+    assert "width ceil((9 + 2*1 - 3) / 2) + 1" in root.locator(".cbx-shape").inner_text()
+    assert root.locator(".cbx-try").inner_text().startswith("Try: ")
+    assert not errors
+
+
+@needs_site
 def test_pooling_explorer_embeds_the_images_exactly(browser):
     page, ident, errors = open_explorer(browser, "pooling")
     data = page.evaluate(f"JSON.parse(document.querySelector('#{ident} script.cnnbook-data').textContent)")
@@ -101,6 +130,7 @@ def test_pooling_explorer_embeds_the_images_exactly(browser):
     assert not errors
 
 
+@needs_site
 def test_pooling_controls_by_keyboard_change_the_output_and_show_refusals(browser):
     page, ident, errors = open_explorer(browser, "pooling")
     root = page.locator(f"#{ident}")
@@ -134,33 +164,52 @@ def test_pooling_controls_by_keyboard_change_the_output_and_show_refusals(browse
 
 
 def page_network(page, ident: str) -> tuple[cb.LeNet5, dict]:
-    """A cb.LeNet5 holding the weights the page embeds, decoded here in Python."""
+    """A cb.LeNet5 holding the weights the page embeds, placed by the page's layer list, decoded here."""
     data = page.evaluate(f"JSON.parse(document.querySelector('#{ident} script.cnnbook-data').textContent)")
     flat = torch.from_numpy(np.frombuffer(base64.b64decode(data["weights"]), "<f4").copy())
-    model = cb.LeNet5(len(data["classes"]), activation=data["activation"], pool=data["pool"]).eval()
-    names = {"c1": "features.0", "c3": "features.3", "f5": "classifier.0", "f6": "classifier.2",
-             "out": "classifier.4"}
-    state = {}
-    for key, (offset, n) in data["layout"].items():
-        path = names[key[:-1]] + (".weight" if key[-1] == "w" else ".bias")
-        state[path] = flat[offset : offset + n].reshape(model.state_dict()[path].shape)
-    model.load_state_dict(state)
+    layers = data["layers"]
+    model = cb.LeNet5(len(data["classes"]), activation=layers[1]["op"], pool=layers[2]["mode"]).eval()
+    modules = [*model.features, torch.nn.Flatten(), *model.classifier]
+    with torch.no_grad():
+        for module, layer in zip(modules, layers):
+            for kind in ("weight", "bias"):
+                if kind in layer:
+                    offset, n = data["layout"][layer[kind]]
+                    t = getattr(module, kind)
+                    t.copy_(flat[offset : offset + n].reshape(t.shape))
     return model, data
 
 
-def test_digit_explorer_logits_equal_pytorch_on_100_test_digits(browser):
-    page, ident, errors = open_explorer(browser, "digit")
+def check_logits(page, ident: str, errors: list[str], n: int) -> None:
+    """The page's logits on n test digits equal those of the network it embeds, run by PyTorch."""
     model, data = page_network(page, ident)
     test = cb.load_mnist(split="test")
     assert (data["mean"], data["std"]) == (test.mean[0], test.std[0])  # cb's MNIST normalisation
-    x = test.images[:100].float() / 255  # (100, 1, 28, 28)
+    x = test.images[:n].float() / 255  # (n, 1, 28, 28)
     logits = torch.tensor(api(page, ident, "classify", x.flatten(1).tolist()), dtype=torch.float64)
     with torch.no_grad():
         want = model((x - data["mean"]) / data["std"]).double()
-    assert logits.shape == (100, 10)
+    assert logits.shape == (n, 10)
     assert (logits - want).abs().max().item() <= 1e-4
     assert torch.equal(logits.argmax(1), want.argmax(1))
     assert not errors
+
+
+@needs_site
+def test_digit_explorer_logits_equal_pytorch_on_100_test_digits(browser):
+    page, ident, errors = open_explorer(browser, "digit")
+    check_logits(page, ident, errors, 100)
+
+
+def test_digit_explorer_runs_the_layers_it_is_given(browser, tmp_path):
+    """Another activation and pooling than the chapter's: the page follows the embedded layer list."""
+    torch.manual_seed(0)
+    model = cb.LeNet5(activation="tanh", pool="avg")
+    page, ident, errors = open_rendered(browser, cb.digit_explorer(model, examples=2), tmp_path)
+    check_logits(page, ident, errors, 20)
+    labels = page.locator(f"#{ident} .cbx-maps p").all_inner_texts()
+    assert labels == [m["label"] for m in page_network(page, ident)[1]["maps"]]
+    assert "S4: 16 maps of 4 x 4, after avg pooling 2x2" in labels
 
 
 def ink_stats(values: list[float]) -> tuple[float, float, int]:
@@ -171,6 +220,7 @@ def ink_stats(values: list[float]) -> tuple[float, float, int]:
     return cy.item(), cx.item(), int(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
 
 
+@needs_site
 def test_drawing_is_preprocessed_like_mnist_and_predicted(browser):
     page, ident, errors = open_explorer(browser, "digit")
     root = page.locator(f"#{ident}")
@@ -190,6 +240,7 @@ def test_drawing_is_preprocessed_like_mnist_and_predicted(browser):
     assert not errors
 
 
+@needs_site
 def test_digit_explorer_by_keyboard(browser):
     page, ident, errors = open_explorer(browser, "digit")
     root = page.locator(f"#{ident}")
@@ -211,6 +262,7 @@ def test_digit_explorer_by_keyboard(browser):
     assert not errors
 
 
+@needs_site
 @pytest.mark.parametrize("kind", ["pooling", "digit"])
 def test_explorer_fits_a_phone(browser, kind, tmp_path):
     page, ident, errors = open_explorer(browser, kind, width=390)

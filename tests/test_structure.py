@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cnnbook"
@@ -160,3 +161,58 @@ def test_no_setting_is_defined_twice():
             found += [f"{module}.{t.id}" for t in targets if isinstance(t, ast.Name) and t.id in tables]
     assert sorted(found) == sorted(f"cnnbook.settings.{name}" for name in tables)
 
+
+# ------------------------------------------------------------ what Python and JavaScript share
+
+WORDS = 5  # five words of a message in a row make a copy; fewer ("must be an int") may be chance
+
+
+def _message_pieces(tree: ast.Module) -> set[str]:
+    """The literal text of every ``raise X(...)`` message of a module, f-strings cut at their fields."""
+    pieces: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            for arg in node.exc.args:
+                for part in ast.walk(arg):
+                    if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                        words = part.value.split()
+                        pieces.update(" ".join(words[i : i + WORDS]) for i in range(len(words) - WORDS + 1))
+    return pieces
+
+
+def _messages_copied(js: str, pieces: set[str]) -> list[str]:
+    """The runs of five words of a message that appear in ``js``."""
+    flat = " ".join(js.split())
+    return sorted(p for p in pieces if p in flat)
+
+
+# a division by a stride, or a rounding up: the output-size formula, which the page gets from Python
+_FORMULA = re.compile(r"/\s*\(?\s*(?:\w+\.)?(?:stride|s|sh|sw)\b(?!\w)|Math\.ceil")
+
+
+def _js_files() -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((PACKAGE / "explorers").glob("*.js"))}
+
+
+def test_no_python_error_message_is_copied_into_javascript():
+    """The explorers get cnnbook's messages as data at render time (cnnbook/explorers/pooling.py)."""
+    pieces = set().union(*(_message_pieces(tree) for _, tree in _modules().values()))
+    assert len(pieces) > 100  # the walk found the package's messages
+    found = {name: _messages_copied(js, pieces) for name, js in _js_files().items()}
+    assert not any(found.values()), f"Python error messages copied into JavaScript: {found}"
+
+
+def test_no_output_size_formula_in_javascript():
+    """Output sizes come from cb.pool2d and the models' own layers; the page divides by no stride."""
+    found = [f"{name}:{js[: m.start()].count(chr(10)) + 1}: {m.group(0)}"
+             for name, js in _js_files().items() for m in _FORMULA.finditer(js)]
+    assert not found, "output-size arithmetic in the explorers' JavaScript:\n" + "\n".join(found)
+
+
+def test_the_javascript_checks_see_what_they_look_for():
+    """The old pooling.js copied a message of cb.pad2d and the formula: both checks would have said so."""
+    pieces = _message_pieces(_modules()["cnnbook.padding"][1])
+    old = 'where + "reflect padding must be < the input " + a[1] + " " + a[0] +'
+    assert "reflect padding must be <" in _messages_copied(old, pieces)
+    assert _FORMULA.search("var steps = (n + 2 * p - k) / s, out = Math.floor(steps) + 1;")
+    assert _FORMULA.search("out = Math.ceil(steps)") and not _FORMULA.search("x / size")

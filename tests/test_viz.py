@@ -144,3 +144,37 @@ def test_plot_curves():
         plot_curves({})
     with pytest.raises(ValueError, match="train"):
         plot_curves({"train": []})
+
+
+# ---------------------------------------------------------------------------------- pooling
+
+
+def test_sample_photo_shapes_and_range():
+    from cnnbook.viz import sample_photo
+
+    grey, colour = sample_photo(32), sample_photo(20, gray=False)
+    assert grey.shape == (1, 32, 32) and colour.shape == (3, 20, 20)
+    assert grey.dtype == torch.float32 and 0 <= grey.min() < grey.max() <= 1
+    with pytest.raises(ValueError, match="size"):
+        sample_photo(0)
+
+
+def test_plot_pooling_draws_one_panel_per_setting_with_pool2d():
+    from cnnbook.pooling import pool2d
+    from cnnbook.viz import plot_pooling
+
+    images = {"a": torch.rand(1, 12, 12), "b": torch.rand(3, 9, 9)}
+    settings = [(2, 2, 0, "max"), (3, 1, 1, "avg"), (3, 2, 1, "min")]
+    fig = plot_pooling(images, settings)
+    axes = fig.get_axes()
+    assert len(axes) == 2 * (1 + len(settings))
+    assert "(1, 6, 6)" in axes[1].get_title() and "(3, 5, 5)" in axes[7].get_title()
+    shown = torch.tensor(axes[2].get_images()[0].get_array())  # the avg 3x3 of image a
+    torch.testing.assert_close(shown, pool2d(images["a"], 3, 1, 1, mode="avg")[0].double(), check_dtype=False)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="images"):
+        plot_pooling({"bad": torch.rand(2, 5, 5)}, settings)
+    with pytest.raises(ValueError, match="settings"):
+        plot_pooling(torch.rand(1, 5, 5), [])
+    with pytest.raises(ValueError, match="padding"):
+        plot_pooling(torch.rand(1, 5, 5), [(2, 2, 2, "max")])

@@ -1,8 +1,12 @@
 """Explorers that run in the reader's browser: no kernel, no network, no JavaScript library.
 
 Each function returns an :class:`Explorer`, HTML with its data and plain JavaScript inlined, that
-Jupyter, Colab and the book's site all display. The JavaScript lives here, next to this file:
-``common.js`` (shared helpers), ``pooling.js`` and ``digit.js``.
+Jupyter, Colab and the book's site all display: the one implementation of each interaction (the
+ipywidgets of :mod:`cnnbook.widgets` are for what needs the kernel). The JavaScript lives here, next
+to this file, as ES modules linted by Biome (``make lint``): ``common.js`` (shared helpers),
+``pooling.js`` and ``digit.js``, each exporting one function. What they state about cnnbook's rules
+(output shapes, error messages, padded positions, layer shapes) is computed by cnnbook when the
+explorer is rendered and embedded as data.
 """
 
 from .digit import digit_explorer

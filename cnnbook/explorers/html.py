@@ -1,15 +1,22 @@
 """The HTML of an explorer: markup, data and JavaScript in one self-contained piece.
 
 An explorer is one ``<div>`` holding its data (JSON in a ``<script type="application/json">``) and
-one inline ``<script>`` (the package's ``common.js`` followed by the explorer's own file). Nothing
-is loaded from anywhere else, so the same HTML works in Jupyter, in Colab (which shows each output
-in its own iframe) and in the book's site opened from disk with no network.
+one inline ``<script>``. Nothing is loaded from anywhere else, so the same HTML works in Jupyter, in
+Colab (which shows each output in its own iframe) and in the book's site opened from disk with no
+network.
+
+The JavaScript files are ES modules (``common.js``, and one per explorer, which exports one
+function, named as the explorer's kind). :func:`script` inlines them as one classic script: each
+module's ``import`` lines are dropped and its ``export`` keywords removed, the modules follow one
+another in the order of their imports inside one function scope, and the last line calls the
+explorer's function on its element. Nothing reaches ``window``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from importlib.resources import files
 from pathlib import Path
@@ -35,6 +42,7 @@ STYLE = """
 .cbx-bar{background:#edf2f7;height:.8em}.cbx-bar span{display:block;height:100%;background:#3182ce}
 .cbx-maps > div{display:flex;flex-wrap:wrap;gap:3px;align-items:center;margin-top:.4em}
 .cbx-maps p{width:100%;font-size:12px;color:#4a5568}
+.cbx-try{font-style:italic;color:#2c5282}
 """
 
 
@@ -55,8 +63,37 @@ def json_for_html(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _script(name: str) -> str:
+# The only forms of import and export the modules may use (html.py inlines them as one script).
+IMPORT = re.compile(r'import \{ ?([\w, ]+?) ?\} from "\./(\w+\.js)";')
+EXPORT = re.compile(r"^export (?=function |const )", re.MULTILINE)
+
+
+def module_source(name: str) -> str:
+    """The text of one of the package's JavaScript modules, e.g. ``"pooling.js"``."""
     return (files("cnnbook") / "explorers" / name).read_text(encoding="utf-8")
+
+
+def _inline(name: str, done: list[str]) -> list[str]:
+    """``name``'s module and the modules it imports, first, as plain script bodies."""
+    if name in done:
+        return []
+    done.append(name)
+    body, parts = module_source(name), []
+    for line in body.splitlines():
+        if line.startswith("import"):
+            found = IMPORT.fullmatch(line)
+            if not found:
+                raise ValueError(f"{name}: write imports as `import {{ a, b }} from \"./x.js\";`, got {line!r}")
+            parts += _inline(found.group(2), done)
+    return parts + [f"// ---- {name}\n" + EXPORT.sub("", IMPORT.sub("", body))]
+
+
+def script(kind: str, element_id: str) -> str:
+    """The classic script that builds explorer ``kind`` in the element ``element_id``."""
+    code = "\n".join(_inline(f"{kind}.js", []))
+    if "</script" in code.lower():
+        raise ValueError(f"{kind}.js: the text </script would end the inline script; write <\\/script")
+    return f'(function () {{\n"use strict";\n{code}\n{kind}(document.getElementById("{element_id}"));\n}})();'
 
 
 class Explorer:
@@ -69,14 +106,13 @@ class Explorer:
     def __init__(self, kind: str, data: dict[str, Any], title: str) -> None:
         self.kind = kind
         self.id = f"cbx-{kind}-{uuid.uuid4().hex[:10]}"
-        code = _script("common.js") + "\n" + _script(f"{kind}.js")
-        # A function name, never the element id, reaches the script: the id comes from uuid4.
+        # The id comes from uuid4, the kind from this package: nothing a caller wrote reaches the script.
         self.html = (
             f'<div class="cbx" id="{self.id}" data-cnnbook-explorer="{kind}">'
             f"<style>{STYLE}</style><strong>{title}</strong>"
             f'<script type="application/json" class="cnnbook-data">{json_for_html(data)}</script>'
             '<div class="cbx-body"><p>This explorer runs in your browser and needs JavaScript.</p></div>'
-            f'<script>(function(){{\n{code}\ncnnbook.{kind}(document.getElementById("{self.id}"));\n}})();</script>'
+            f"<script>{script(kind, self.id)}</script>"
             "</div>"
         )
 
