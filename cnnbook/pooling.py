@@ -274,7 +274,7 @@ LayerSpec = Union[tuple[str, int, int], tuple[str, int, int, int]]
 
 
 def _square(value: object, name: str) -> int:
-    h, w = int_pair(name, value)
+    h, w = int_pair(name, value, high=SIZE_MAX)
     if h != w:
         raise ValueError(f"{name} must be square for receptive_field, got {value!r}")
     return h
@@ -306,18 +306,17 @@ def receptive_field(
         layers: an ``nn.Module`` (its ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` layers are read
             in order; activations are ignored because they do not change what a unit sees), or
             tuples ``(name, kernel_size, stride)`` / ``(name, kernel_size, stride, padding)``.
-            Square windows only.
-        input_size: side of the (square) input image, to fill in each layer's ``output_size``
-            (computed with :func:`cnnbook.conv_output_size`).
+            Square windows only; every size at most 2**31 - 1.
+        input_size: side of the (square) input image, an int in [1, 2**31 - 1], to fill in each
+            layer's ``output_size`` (computed with :func:`cnnbook.conv_output_size`).
 
     Returns:
         One :class:`RFRow` per layer. With ``r`` the receptive field and ``j`` the jump (product
         of the strides so far), a layer with window k and stride s gives
         ``r_out = r_in + (k - 1) * j_in`` and ``j_out = j_in * s``, starting from r = j = 1.
     """
-    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int)
-                                   or input_size < 1):
-        raise ValueError(f"input_size must be an int >= 1 or None, got {input_size!r}")
+    if input_size is not None:
+        input_size = check_int("input_size", input_size, low=1, high=SIZE_MAX)
     specs = _layer_specs(layers) if isinstance(layers, nn.Module) else list(layers)
     rows: list[RFRow] = []
     r, j, n = 1, 1, input_size

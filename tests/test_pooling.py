@@ -413,6 +413,13 @@ def test_receptive_field_bad_input():
         receptive_field(nn.Conv2d(1, 1, (3, 5)))
     with pytest.raises(ValueError, match="input_size"):
         receptive_field([("p", 2, 2)], input_size=0)
+    with pytest.raises(ValueError, match=r"input_size must be an int in \[1, 2147483647\], got 2147483648"):
+        receptive_field([("p", 2, 2)], input_size=2**31)  # not "too small", as it used to say
+    with pytest.raises(TypeError, match="input_size must be an int"):
+        receptive_field([("p", 2, 2)], input_size=28.0)
+    with pytest.raises(ValueError, match=r"kernel_size must be <= 2147483647"):
+        receptive_field([("p", 2**40, 1)], input_size=8)
+    assert receptive_field([("p", 1, 2**31 - 1)], input_size=2**31 - 1)[0].output_size == 1
     with pytest.raises(ValueError, match="dilation"):
         receptive_field(nn.Conv2d(1, 1, 3, dilation=2))
     with pytest.raises(ValueError, match="padding"):
