@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 __all__ = ["SIZE_MAX", "check_int", "check_float", "check_flag", "check_model", "check_tensor", "check_nbytes",
-           "int_pair", "as_device", "model_device", "eval_mode", "sync"]
+           "int_pair", "size_pair", "as_device", "model_device", "eval_mode", "sync"]
 
 # The largest kernel size, stride, padding, dilation, image side or group count cnnbook accepts:
 # 2**31 - 1. PyTorch's pooling kernels read these as C ints (``F.max_pool2d(x, 2, stride=2**31)``
@@ -107,6 +107,12 @@ def int_pair(name: str, value: object, *, low: int | None = None, high: int | No
     if (low is not None and min(h, w) < low) or (high is not None and max(h, w) > high):
         raise ValueError(f"{name} must be {_range_text(low, high)}, got {value!r}")
     return h, w
+
+
+def size_pair(name: str, value: object, low: int) -> tuple[int, int]:
+    """A size setting as PyTorch's convolutions and pools take it -- an int, an (H, W) pair or a
+    one-element ``(v,)`` -- as an (H, W) pair, each in ``[low, SIZE_MAX]``."""
+    return int_pair(name, value, low=low, high=SIZE_MAX, single=True)
 
 
 def _layouts_text(layouts: Mapping[int, str]) -> str:

@@ -20,7 +20,7 @@ from typing import Union
 
 from torch import Tensor
 
-from ._checks import SIZE_MAX, check_int, check_tensor, int_pair
+from ._checks import SIZE_MAX, check_int, check_tensor, size_pair
 from .padding import conv_axes, pad2d
 
 __all__ = ["PADDING_MODES", "conv2d"]
@@ -63,12 +63,6 @@ def _check_shapes(x: Tensor, weight: Tensor, groups: int) -> None:
                          f"{tuple(weight.shape)}")
 
 
-def _pair(name: str, value: object, low: int) -> tuple[int, int]:
-    """An int, a pair of ints, or (as PyTorch allows) a 1-tuple ``(v,)`` meaning ``(v, v)``; each
-    in [low, 2**31 - 1]."""
-    return int_pair(name, value, low=low, high=SIZE_MAX, single=True)
-
-
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
            padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1,
            padding_mode: str = "zeros") -> Tensor:
@@ -94,10 +88,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
             (stride 1 only: ``dilation * (k - 1)`` in total per axis, the odd pixel after, as PyTorch:
             :func:`cnnbook.padding.same_padding`).
         groups: an int >= 1 dividing both channel counts.
-
-        Every size argument is at most 2**31 - 1 (PyTorch's pools take no more; no image comes near).
         padding_mode: what fills the border, as in ``nn.Conv2d``: ``"zeros"``, ``"reflect"``,
             ``"replicate"`` or ``"circular"``.
+
+    Every size argument is at most 2**31 - 1 (PyTorch's pools take no more; no image comes near).
 
     Returns the values and gradients (for ``x``, ``weight`` and ``bias``) of
     ``F.conv2d(x, weight, bias, stride, padding, dilation, groups)`` (for ``padding_mode`` other
@@ -114,9 +108,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     _check_tensors(x, weight, bias)
     groups = check_int("groups", groups, low=1, high=SIZE_MAX)
     _check_shapes(x, weight, groups)
-    stride, dilation = _pair("stride", stride, 1), _pair("dilation", dilation, 1)
+    stride, dilation = size_pair("stride", stride, 1), size_pair("dilation", dilation, 1)
     if not isinstance(padding, str):
-        padding = _pair("padding", padding, 0)
+        padding = size_pair("padding", padding, 0)
     if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     # the padding per side ("same" split as PyTorch does) and the check that the window fits

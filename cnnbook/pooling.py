@@ -21,18 +21,13 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
-from ._checks import SIZE_MAX, check_flag, check_int, check_nbytes, check_tensor, int_pair
+from ._checks import SIZE_MAX, check_flag, check_int, check_nbytes, check_tensor, int_pair, size_pair
 from .padding import ConvAxis, conv_axes, conv_output_size
 
 MODES = ("max", "min", "avg")
 LAYOUTS = {3: "(C, H, W)", 4: "(N, C, H, W)"}  # the shapes pool2d and unpool2d take
 
 IntPair = Union[int, tuple[int, int]]
-
-
-def _size_pair(name: str, value: object, low: int) -> tuple[int, int]:
-    """An int, an (H, W) pair or, as PyTorch's pools allow, a one-element ``(v,)``; each in [low, 2**31 - 1]."""
-    return int_pair(name, value, low=low, high=SIZE_MAX, single=True)
 
 
 def _check_divisor(value: object) -> int | None:
@@ -47,17 +42,18 @@ def _check_divisor(value: object) -> int | None:
 
 def _window_args(kernel_size: IntPair, stride: IntPair | None,
                  padding: IntPair) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
-    """kernel_size, stride (the kernel size when None or ``()``, as in PyTorch) and padding as checked (H, W) pairs."""
-    k = _size_pair("kernel_size", kernel_size, 1)
-    s = _size_pair("stride", k if stride is None or stride == () else stride, 1)
-    return k, s, _size_pair("padding", padding, 0)
+    """kernel_size, stride (the kernel size when None or empty, as in PyTorch) and padding as checked (H, W) pairs."""
+    k = size_pair("kernel_size", kernel_size, 1)
+    empty = isinstance(stride, (tuple, list)) and not stride
+    s = size_pair("stride", k if stride is None or empty else stride, 1)
+    return k, s, size_pair("padding", padding, 0)
 
 
 def _pool_axes(x: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
                dilation: IntPair, ceil_mode: bool) -> tuple[ConvAxis, ConvAxis]:
     """Check the window arguments as PyTorch's pools do; per axis, the numbers of the formula."""
     k, s, p = _window_args(kernel_size, stride, padding)
-    d = _size_pair("dilation", dilation, 1)
+    d = size_pair("dilation", dilation, 1)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"padding must be at most half of kernel_size ({k[0] // 2}, "
                          f"{k[1] // 2}), got {padding!r}")
@@ -184,7 +180,7 @@ def pool2d(
     count_include_pad = check_flag("count_include_pad", count_include_pad)
     return_indices = check_flag("return_indices", return_indices)
     divisor_override = _check_divisor(divisor_override)
-    if mode == "avg" and (_size_pair("dilation", dilation, 1) != (1, 1) or return_indices):
+    if mode == "avg" and (size_pair("dilation", dilation, 1) != (1, 1) or return_indices):
         raise ValueError("dilation and return_indices are for max and min pooling; "
                          "F.avg_pool2d has neither (use dilation=1, return_indices=False)")
     if mode != "avg" and (divisor_override is not None or not count_include_pad):

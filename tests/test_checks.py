@@ -67,6 +67,15 @@ def test_int_pair():
         _checks.int_pair("k", (big + 1, 1), low=1, high=big)
 
 
+def test_size_pair_is_pytorchs_reading_of_a_size():
+    assert _checks.size_pair("padding", (2,), 0) == (2, 2) == _checks.size_pair("padding", 2, 0)
+    assert _checks.size_pair("stride", (1, 2**31 - 1), 1) == (1, 2**31 - 1)
+    with pytest.raises(ValueError, match=r"stride must be in \[1, 2147483647\], got \(2147483648,\)"):
+        _checks.size_pair("stride", (2**31,), 1)
+    with pytest.raises(ValueError, match=r"padding must be in \[0, 2147483647\], got -1"):
+        _checks.size_pair("padding", -1, 0)
+
+
 def test_check_float_nan_only_where_asked():
     assert _checks.check_float("value", float("nan"), nan=True) != _checks.check_float("value", 0.0)
     with pytest.raises(ValueError, match="value must be a number"):

@@ -327,15 +327,19 @@ def test_pool2d_divisor_override_is_any_nonzero_int_as_in_pytorch():
 
 @pytest.mark.parametrize("name, low", [("kernel_size", 1), ("stride", 1), ("padding", 0), ("dilation", 1)])
 def test_pool2d_size_arguments_are_bounded_by_2_to_the_31(name, low):
-    """Just inside [low, 2**31 - 1] works; just outside (and 2**64) is a ValueError naming it."""
+    """Just outside [low, 2**31 - 1] (and 2**64, which used to fail inside torch) is a ValueError
+    naming the parameter and the range; 2**31 - 1 passes that check."""
     x = torch.randn(1, 1, 4, 4)
-    inside = {"kernel_size": dict(kernel_size=1, dilation=BIG), "stride": dict(kernel_size=2, stride=BIG),
-              "padding": dict(kernel_size=2, padding=1), "dilation": dict(kernel_size=1, dilation=BIG)}[name]
-    torch.testing.assert_close(pool2d(x, **inside), F.max_pool2d(x, **inside))
     base = {"kernel_size": 2, "padding": 0} | ({"kernel_size": 1} if name == "dilation" else {})
     for bad in (low - 1, BIG + 1, 2**64, (1, BIG + 1)):
         with pytest.raises(ValueError, match=rf"{name} must be in \[{low}, 2147483647\], got"):
             pool2d(x, **(base | {name: bad}))
+    if name in ("stride", "dilation"):  # the largest value works, as in F.max_pool2d
+        torch.testing.assert_close(pool2d(x, **(base | {name: BIG})), F.max_pool2d(x, **(base | {name: BIG})))
+    else:  # the largest value passes the range check; the window rules refuse it, as PyTorch does
+        rule = "kernel_size: the window covers" if name == "kernel_size" else "padding must be at most half"
+        with pytest.raises(ValueError, match=rule):
+            pool2d(x, **(base | {name: BIG}))
 
 
 def test_pool2d_refuses_an_empty_plane_naming_x():
