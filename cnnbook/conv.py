@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from typing import Union
 
-import torch
 from torch import Tensor
 
-from ._checks import check_int, int_pair
-from .padding import pad2d
+from ._checks import SIZE_MAX, check_int, check_tensor, size_pair
+from .padding import conv_axes, pad2d
 
 __all__ = ["PADDING_MODES", "conv2d"]
 
@@ -32,23 +31,12 @@ IntPair = Union[int, tuple[int, int]]
 
 def _check_tensors(x: object, weight: object, bias: object) -> None:
     """Types, dimensions and dtypes of the three tensors (shapes against each other come later)."""
-    for name, t in (("x", x), ("weight", weight)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    assert isinstance(x, Tensor) and isinstance(weight, Tensor)
-    if x.dim() not in (3, 4):
-        raise ValueError(f"x must be 4-D (N, C, H, W) or 3-D (C, H, W), got {x.dim()}-D with "
-                         f"shape {tuple(x.shape)}")
-    if weight.dim() != 4:
-        raise ValueError(f"weight must be 4-D (out_channels, in_channels // groups, kH, kW), got "
-                         f"{weight.dim()}-D with shape {tuple(weight.shape)}")
-    if x.dtype == torch.bool:
-        raise TypeError("x must hold numbers, got torch.bool; convert it with x.float()")
+    x = check_tensor("x", x, {4: "(N, C, H, W)", 3: "(C, H, W)"}, dtype="number")
+    weight = check_tensor("weight", weight, {4: "(out_channels, in_channels // groups, kH, kW)"})
     if weight.dtype != x.dtype:
         raise TypeError(f"weight must have the dtype of x ({x.dtype}), got {weight.dtype}")
     if bias is not None:
-        if not isinstance(bias, Tensor):
-            raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
+        bias = check_tensor("bias", bias)
         if bias.dtype != x.dtype:
             raise TypeError(f"bias must have the dtype of x ({x.dtype}), got {bias.dtype}")
         if bias.dim() != 1 or bias.shape[0] != weight.shape[0]:
@@ -75,32 +63,6 @@ def _check_shapes(x: Tensor, weight: Tensor, groups: int) -> None:
                          f"{tuple(weight.shape)}")
 
 
-def _pair(name: str, value: object, low: int) -> tuple[int, int]:
-    """An int, a pair of ints, or (as PyTorch allows) a 1-tuple ``(v,)`` meaning ``(v, v)``."""
-    if isinstance(value, (tuple, list)) and len(value) == 1:
-        value = value[0]
-    return int_pair(name, value, low=low)
-
-
-def _sides(padding: object, kernel: tuple[int, int], stride: tuple[int, int],
-           dilation: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``padding`` as (left, right, top, bottom), the order of ``pad2d``; "same" as PyTorch splits it."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0, 0, 0)
-        if padding != "same":
-            raise ValueError(f"padding must be an int, a pair of ints, 'same' or 'valid', got "
-                             f"{padding!r}")
-        if stride != (1, 1):
-            raise ValueError(f"padding='same' needs stride=1 (PyTorch refuses strided 'same' "
-                             f"convolutions), got stride={stride}")
-        # the window spans d(k-1)+1 pixels: d(k-1) of padding keep the size, the odd one goes after
-        (th, tw) = (d * (k - 1) for d, k in zip(dilation, kernel))
-        return (tw // 2, tw - tw // 2, th // 2, th - th // 2)
-    ph, pw = _pair("padding", padding, 0)
-    return (pw, pw, ph, ph)
-
-
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
            padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1,
            padding_mode: str = "zeros") -> Tensor:
@@ -123,10 +85,13 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     Args:
         stride, dilation: an int or a (height, width) pair of ints >= 1.
         padding: an int or a pair >= 0 added on each side (``(p,)`` means ``(p, p)``); ``"valid"`` (none) or ``"same"``
-            (stride 1 only: ``dilation * (k - 1)`` in total per axis, the odd pixel after, as PyTorch).
+            (stride 1 only: ``dilation * (k - 1)`` in total per axis, the odd pixel after, as PyTorch:
+            :func:`cnnbook.padding.same_padding`).
         groups: an int >= 1 dividing both channel counts.
         padding_mode: what fills the border, as in ``nn.Conv2d``: ``"zeros"``, ``"reflect"``,
             ``"replicate"`` or ``"circular"``.
+
+    Every size argument is at most 2**31 - 1 (PyTorch's pools take no more; no image comes near).
 
     Returns the values and gradients (for ``x``, ``weight`` and ``bias``) of
     ``F.conv2d(x, weight, bias, stride, padding, dilation, groups)`` (for ``padding_mode`` other
@@ -136,32 +101,28 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
         TypeError naming the parameter: a non-tensor, a bool ``x``, dtypes that differ, a size
         that is not an int or a pair of ints.
         ValueError naming the parameter: wrong dimensions, channels that do not fit ``groups``, a
-        stride, dilation or group count below 1, negative padding, an unknown padding word or
-        mode, ``"same"`` with a stride, a window larger than the padded input, or more reflect
-        (circular) padding than the input allows.
+        stride, dilation or group count below 1, negative padding, a size above 2**31 - 1, an
+        unknown padding word or mode, ``"same"`` with a stride, a window larger than the padded
+        input (named ``weight``), or more reflect (circular) padding than the input allows.
     """
     _check_tensors(x, weight, bias)
-    groups = check_int("groups", groups, low=1)
+    groups = check_int("groups", groups, low=1, high=SIZE_MAX)
     _check_shapes(x, weight, groups)
-    sh, sw = _pair("stride", stride, 1)
-    dh, dw = _pair("dilation", dilation, 1)
+    stride, dilation = size_pair("stride", stride, 1), size_pair("dilation", dilation, 1)
+    if not isinstance(padding, str):
+        padding = size_pair("padding", padding, 0)
     if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-    kh, kw = weight.shape[2:]
-    left, right, top, bottom = _sides(padding, (kh, kw), (sh, sw), (dh, dw))
+    # the padding per side ("same" split as PyTorch does) and the check that the window fits
+    ah, aw = conv_axes((x.shape[-2], x.shape[-1]), (weight.shape[2], weight.shape[3]), stride,
+                       padding, dilation, kernel_name="weight")
 
     unbatched = x.dim() == 3
     x4 = x.unsqueeze(0) if unbatched else x
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1  # pixels one window covers
-    padded_h, padded_w = x4.shape[2] + top + bottom, x4.shape[3] + left + right
-    if span_h > padded_h or span_w > padded_w:
-        raise ValueError(f"weight: the kernel window covers {span_h}x{span_w} pixels "
-                         f"(dilation * (k - 1) + 1), more than the padded input has "
-                         f"({padded_h}x{padded_w})")
-    if left or right or top or bottom:
-        x4 = pad2d(x4, (left, right, top, bottom), padding_mode)
+    if ah.before or ah.after or aw.before or aw.after:
+        x4 = pad2d(x4, (aw.before, aw.after, ah.before, ah.after), padding_mode)
 
-    out = _windows_times_kernels(x4, weight, (sh, sw), (dh, dw), groups)
+    out = _windows_times_kernels(x4, weight, stride, dilation, groups)
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out.squeeze(0) if unbatched else out

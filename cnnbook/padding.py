@@ -7,18 +7,21 @@ Taught in the chapter *Padding and stride* (``book/padding.ipynb``).
   ``torch.nn.functional.pad``, negative padding (cropping) included.
 * :func:`conv_output_size` predicts the output size of a convolution (or a pool) exactly as
   PyTorch computes it: ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` (pools: optionally ``ceil``).
-* :func:`conv_axes` checks a setting and returns, per axis, the numbers the formula uses.
+* :func:`conv_axes` checks a setting and returns, per axis, the numbers the formula uses;
+  :func:`layers_output_size` applies the formula to every convolution and pool of a network.
 * :func:`same_padding` says how PyTorch splits ``padding="same"`` between the two sides, and
   :func:`pixel_coverage` counts how many windows see each input pixel.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Union
 
 import torch
+from torch import nn
 
-from ._checks import check_flag, check_float, check_int, int_pair
+from ._checks import SIZE_MAX, check_flag, check_float, check_int, check_nbytes, check_tensor, int_pair
 
 PAD_MODES = ("constant", "zeros", "reflect", "replicate", "circular")
 PADDING_WORDS = ("same", "valid")
@@ -53,7 +56,8 @@ def _pad_sides(padding: int | tuple[int, ...]) -> tuple[int, int, int, int]:
     else:
         sides = (padding,) * 4
     names = ("left", "right", "top", "bottom")
-    return tuple(check_int(f"padding ({s})", p) for s, p in zip(names, sides))  # type: ignore
+    return tuple(check_int(f"padding ({s})", p, low=-SIZE_MAX, high=SIZE_MAX)  # type: ignore
+                 for s, p in zip(names, sides))
 
 
 def _check_axis(mode: str, n: int, before: int, after: int, axis: str, sides: str) -> None:
@@ -96,6 +100,26 @@ def _source_index(n: int, before: int, after: int, mode: str, device: torch.devi
     return torch.where(i > n - 1, 2 * (n - 1) - i, i)
 
 
+def _fill_value(value: object, mode: str, dtype: torch.dtype) -> float:
+    """``value`` as ``F.pad`` takes it: a number (NaN and infinities too) or None for 0, that
+    ``dtype`` can hold, and 0 outside constant mode; ValueError or TypeError naming ``value``."""
+    value = 0.0 if value is None else check_float("value", value, nan=True)
+    if value != 0 and mode != "constant":  # "zeros" means 0, as its name says
+        raise ValueError(f"value must be 0 in {mode} mode (only constant padding fills with a "
+                         f"value), got {value}")
+    if dtype == torch.bool:  # F.pad turns any number into True or False
+        return value
+    if dtype.is_floating_point or dtype.is_complex:  # F.pad's rule, measured in the tests
+        top = torch.finfo(dtype).max
+        fits, span = math.isinf(value) or math.isnan(value) or -top <= value <= top, f"[{-top}, {top}], +-inf or nan"
+    else:  # an integer dtype keeps the integer part, so [low, high + 1) fits
+        low, high = torch.iinfo(dtype).min, torch.iinfo(dtype).max
+        fits, span = float(low) <= value < float(high) + 1, f"[{low}, {high + 1})"
+    if not fits:
+        raise ValueError(f"value must be in {span} to pad a tensor of {dtype}, got {value}")
+    return value
+
+
 def _pad_constant(x: torch.Tensor, sides: tuple[int, int, int, int], value: float) -> torch.Tensor:
     """Crop the negative sides, then put the rest into a tensor filled with ``value``."""
     left, right, top, bottom = sides
@@ -109,7 +133,7 @@ def _pad_constant(x: torch.Tensor, sides: tuple[int, int, int, int], value: floa
 
 
 def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "constant",
-          value: float = 0.0) -> torch.Tensor:
+          value: float | None = 0.0) -> torch.Tensor:
     """Pad (or crop) the last two dimensions of ``x`` (height and width), by indexing alone.
 
     Taught in the chapter *Padding and stride*.
@@ -118,7 +142,8 @@ def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "constant
         x: images of shape ``(N, C, H, W)``, ``(C, H, W)`` or ``(H, W)``.
         padding: ``p`` for every side, ``(pad_h, pad_w)`` for top/bottom and left/right, or
             ``(left, right, top, bottom)`` in the order of ``torch.nn.functional.pad``.
-            A negative number crops that many pixels from that side, as in ``F.pad``.
+            A negative number crops that many pixels from that side, as in ``F.pad``. Each side
+            lies in [-(2**31 - 1), 2**31 - 1] and the result within torch's 2**63 - 1 bytes.
         mode: what goes into the border:
 
             * ``"constant"``  -- ``value`` everywhere (``"zeros"`` is the same with value 0);
@@ -126,7 +151,8 @@ def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "constant
             * ``"replicate"`` -- the edge pixel, repeated;
             * ``"circular"``  -- the opposite side of the image, wrapped around (needs pad <=
               the size left after cropping).
-        value: the fill of ``"constant"`` mode (only that mode takes a value other than 0).
+        value: the fill of ``"constant"`` mode (only that mode takes a value other than 0), any
+            number ``x.dtype`` can hold, infinities and NaN included, or None for 0, as in ``F.pad``.
 
     Returns:
         a tensor of shape ``(..., top + H + bottom, left + W + right)``, equal to
@@ -140,27 +166,19 @@ def pad2d(x: torch.Tensor, padding: int | tuple[int, ...], mode: str = "constant
         >>> pad2d(torch.tensor([[1., 2., 3.]]), (0, 2), mode="reflect")
         tensor([[3., 2., 1., 2., 3., 2., 1.]])
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim not in (2, 3, 4):
-        raise ValueError(
-            f"x must have shape (N, C, H, W), (C, H, W) or (H, W), got {x.ndim} dimensions "
-            f"with shape {tuple(x.shape)}"
-        )
+    x = check_tensor("x", x, {4: "(N, C, H, W)", 3: "(C, H, W)", 2: "(H, W)"})
     if not isinstance(mode, str) or mode not in PAD_MODES:
         raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
-    value = check_float("value", value)
-    if value != 0 and mode != "constant":  # "zeros" means 0, as its name says
-        raise ValueError(f"value must be 0 in {mode} mode (only constant padding fills with a "
-                         f"value), got {value}")
+    value = _fill_value(value, mode, x.dtype)
     left, right, top, bottom = _pad_sides(padding)
     H, W = x.shape[-2:]
     mode = "constant" if mode == "zeros" else mode
     _check_axis(mode, W, left, right, "width W", "left, right")
     _check_axis(mode, H, top, bottom, "height H", "top, bottom")
+    sides = f"padding (left, right, top, bottom) = {(left, right, top, bottom)}"
     if mode == "reflect" and H + top + bottom < 1 and W + left + right < 1:  # F.pad's own rule
-        raise ValueError(f"padding (left, right, top, bottom) = {(left, right, top, bottom)}: "
-                         f"reflect padding must leave at least one row or one column")
+        raise ValueError(f"{sides}: reflect padding must leave at least one row or one column")
+    check_nbytes(sides, (*x.shape[:-2], H + top + bottom, W + left + right), x.dtype)
     if mode == "constant":
         return _pad_constant(x, (left, right, top, bottom), value)
     rows = _source_index(H, top, bottom, mode, x.device)
@@ -181,8 +199,8 @@ def same_padding(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
     (on the right or at the bottom). Example: ``same_padding(4) == (1, 2)``. Taught in the
     chapter *Padding and stride*.
     """
-    k = check_int("kernel_size", kernel_size, low=1)
-    d = check_int("dilation", dilation, low=1)
+    k = check_int("kernel_size", kernel_size, low=1, high=SIZE_MAX)
+    d = check_int("dilation", dilation, low=1, high=SIZE_MAX)
     total = d * (k - 1)
     return total // 2, total - total // 2
 
@@ -202,7 +220,7 @@ class ConvAxis(NamedTuple):
 def _padding_sides(padding: object, ks: tuple[int, int], ss: tuple[int, int],
                    ds: tuple[int, int], stride: object) -> list[tuple[int, int]]:
     if not isinstance(padding, str):
-        return [(p, p) for p in int_pair("padding", padding, low=0)]
+        return [(p, p) for p in int_pair("padding", padding, low=0, high=SIZE_MAX)]
     if padding not in PADDING_WORDS:
         raise ValueError(f"padding must be an int >= 0, {PADDING_WORDS[0]!r} or "
                          f"{PADDING_WORDS[1]!r}, got {padding!r}")
@@ -218,14 +236,19 @@ def any_pair(*settings: object) -> bool:
 
 
 def conv_axes(n: Size, kernel_size: Size, stride: Size = 1, padding: Size | str = 0,
-              dilation: Size = 1, ceil_mode: bool = False) -> tuple[ConvAxis, ConvAxis]:
+              dilation: Size = 1, ceil_mode: bool = False, *,
+              kernel_name: str = "kernel_size") -> tuple[ConvAxis, ConvAxis]:
     """Check a setting and return its (height, width) :class:`ConvAxis`, output size included.
 
-    Arguments as in :func:`conv_output_size`. Taught in the chapter *Padding and stride*.
+    Arguments as in :func:`conv_output_size`; ``kernel_name`` is the parameter a window larger
+    than the padded input is blamed on (``conv2d`` reads its kernel size from ``weight``).
+    Taught in the chapter *Padding and stride*.
     """
     check_flag("ceil_mode", ceil_mode)
-    ns, ks = int_pair("n", n, low=1), int_pair("kernel_size", kernel_size, low=1)
-    ss, ds = int_pair("stride", stride, low=1), int_pair("dilation", dilation, low=1)
+    ns = int_pair("n", n, low=0, high=SIZE_MAX)
+    ks = int_pair("kernel_size", kernel_size, low=1, high=SIZE_MAX)
+    ss = int_pair("stride", stride, low=1, high=SIZE_MAX)
+    ds = int_pair("dilation", dilation, low=1, high=SIZE_MAX)
     sides = _padding_sides(padding, ks, ss, ds, stride)
     pairs = any_pair(n, kernel_size, stride, padding, dilation)
     axes = []
@@ -237,7 +260,7 @@ def conv_axes(n: Size, kernel_size: Size, stride: Size = 1, padding: Size | str 
         too_big = out < 1 if ceil_mode else span < 0
         if too_big:
             raise ValueError(
-                f"kernel_size: the window covers dilation*(kernel_size-1)+1 = {d * (k - 1) + 1} "
+                f"{kernel_name}: the window covers dilation*(kernel_size-1)+1 = {d * (k - 1) + 1} "
                 f"pixels, more than the padded input has ({n_ + lo + hi} = n {n_} + padding "
                 f"{lo + hi}" + (f", axis {axis}" if pairs else "") + ")"
             )
@@ -266,18 +289,43 @@ def conv_output_size(n: Size, kernel_size: Size, stride: Size = 1,
 
     Args:
         n: input height = width, or an ``(H, W)`` pair. Each of ``kernel_size``, ``stride``,
-            ``padding`` and ``dilation`` is an int or an ``(H, W)`` pair too.
+            ``padding`` and ``dilation`` is an int or an ``(H, W)`` pair too. Every number is
+            at most ``2**31 - 1`` (``cnnbook._checks.SIZE_MAX``; PyTorch's pools take no more).
+            ``n = 0`` (an empty input, which ``F.conv2d`` takes in an empty batch) leaves only
+            the padding.
     Returns:
         an int, or an ``(H_out, W_out)`` pair if any argument was a pair.
     Raises:
-        TypeError naming the parameter for a non-int size; ValueError naming it for a size,
-        kernel size, stride or dilation below 1, a negative padding, an unknown padding word,
-        ``"same"`` with a stride above 1, or a window larger than the padded input (with
-        ``ceil_mode``: an output below 1).
+        TypeError naming the parameter for a non-int size; ValueError naming it, with the
+        allowed range, for a negative size or padding, a kernel size, stride or dilation below
+        1, any number above 2**31 - 1, an unknown padding word, ``"same"`` with a stride above
+        1, or a window larger than the padded input (with ``ceil_mode``: an output below 1).
     """
     h, w = conv_axes(n, kernel_size, stride, padding, dilation, ceil_mode)
     pairs = any_pair(n, kernel_size, stride, padding, dilation)
     return (h.out, w.out) if pairs else h.out
+
+
+def layers_output_size(layers: nn.Module, n: Size) -> tuple[int, int]:
+    """The (H, W) that the ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` layers of ``layers`` leave
+    of an n x n (or (H, W)) input, taken in order through :func:`conv_output_size`.
+
+    Taught with :func:`conv_output_size` in the chapter *Padding and stride*; the models of the
+    LeNet-5 and AlexNet chapters size their first fully connected layer with it. Raises a
+    ValueError naming ``n`` and the layer when some layer's window does not fit its input.
+    """
+    size = int_pair("n", n, low=1, high=SIZE_MAX)
+    for name, m in layers.named_modules():
+        if not isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            continue
+        try:
+            size = conv_output_size(size, m.kernel_size, m.stride, m.padding,  # type: ignore[arg-type, assignment]
+                                    getattr(m, "dilation", 1), getattr(m, "ceil_mode", False))
+        except ValueError as err:
+            layer = f"{type(m).__name__} ({name})" if name else type(m).__name__
+            raise ValueError(f"n = {n!r} is too small: layer {layer} gets an input of "
+                             f"{size[0]}x{size[1]} ({err})") from err
+    return size
 
 
 def pixel_coverage(n: Size, kernel_size: Size, stride: Size = 1,

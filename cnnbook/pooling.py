@@ -21,39 +21,39 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_flag, check_int, int_pair
+from ._checks import SIZE_MAX, check_flag, check_int, check_nbytes, check_tensor, int_pair, size_pair
 from .padding import ConvAxis, conv_axes, conv_output_size
 
 MODES = ("max", "min", "avg")
+LAYOUTS = {3: "(C, H, W)", 4: "(N, C, H, W)"}  # the shapes pool2d and unpool2d take
 
 IntPair = Union[int, tuple[int, int]]
 
 
-def _check_tensor(x: object) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() not in (3, 4):
-        raise ValueError(
-            f"x must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.dim()}-D with shape {tuple(x.shape)}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}; convert it with x.float()")
-    return x
+def _check_divisor(value: object) -> int | None:
+    """divisor_override as F.avg_pool2d takes it: None, or any non-zero 64-bit int."""
+    if value is None:
+        return None
+    divisor = check_int("divisor_override", value, low=-(2**63), high=2**63 - 1)
+    if divisor == 0:
+        raise ValueError("divisor_override must not be 0 (None divides by the window's size)")
+    return divisor
 
 
 def _window_args(kernel_size: IntPair, stride: IntPair | None,
                  padding: IntPair) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
-    """kernel_size, stride (the kernel size when None) and padding as checked (H, W) pairs."""
-    k = int_pair("kernel_size", kernel_size, low=1)
-    s = int_pair("stride", k if stride is None else stride, low=1)
-    return k, s, int_pair("padding", padding, low=0)
+    """kernel_size, stride (the kernel size when None or empty, as in PyTorch) and padding as checked (H, W) pairs."""
+    k = size_pair("kernel_size", kernel_size, 1)
+    empty = isinstance(stride, (tuple, list)) and not stride
+    s = size_pair("stride", k if stride is None or empty else stride, 1)
+    return k, s, size_pair("padding", padding, 0)
 
 
 def _pool_axes(x: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
                dilation: IntPair, ceil_mode: bool) -> tuple[ConvAxis, ConvAxis]:
     """Check the window arguments as PyTorch's pools do; per axis, the numbers of the formula."""
     k, s, p = _window_args(kernel_size, stride, padding)
-    d = int_pair("dilation", dilation, low=1)
+    d = size_pair("dilation", dilation, 1)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"padding must be at most half of kernel_size ({k[0] // 2}, "
                          f"{k[1] // 2}), got {padding!r}")
@@ -132,9 +132,11 @@ def pool2d(
 
     Args:
         x: float tensor (N, C, H, W) or (C, H, W). Every channel is pooled on its own.
-        kernel_size: window size k, an int or a pair (kH, kW), each >= 1.
-        stride: step s between windows, int or pair, each >= 1. Default: the window size, so
-            windows tile the input without overlap.
+        kernel_size: window size k, an int or a pair (kH, kW), each >= 1. Every size
+            argument is at most 2**31 - 1, as in PyTorch's pools, and a one-element ``(v,)``
+            means ``(v, v)``, as there.
+        stride: step s between windows, int or pair, each >= 1. Default (None or ``()``): the
+            window size, so windows tile the input without overlap.
         padding: border p added on every side, int or pair, each between 0 and ``k // 2``.
         dilation: gap d between the window's taps (max and min only; ``F.avg_pool2d`` has none).
         ceil_mode: round the output size up instead of down, keeping a last window that
@@ -143,7 +145,7 @@ def pool2d(
         mode: ``"max"``, ``"min"`` or ``"avg"``.
         count_include_pad: (avg) divide by the window's size including its padding cells
             (True, PyTorch's default) or by the number of input pixels it covers.
-        divisor_override: (avg) divide every window's sum by this int instead.
+        divisor_override: (avg) divide every window's sum by this non-zero int instead.
         return_indices: (max, min) also return, for each output, the position of the winner
             in its flattened H * W input plane: the "switches" :func:`unpool2d` uses.
 
@@ -164,19 +166,21 @@ def pool2d(
     Raises:
         TypeError: ``x`` is not a floating-point tensor (convert integer images with
             ``x.float()``), a size argument is not an int / pair of ints, a flag not a bool.
-        ValueError: ``x`` is not 3-D or 4-D; a window, stride or dilation below 1; padding
-            below 0 or above half the window; no window fits; an unknown ``mode``; an option
-            given to a mode that has none (dilation or indices with avg, divisor with max).
+        ValueError: ``x`` is not 3-D or 4-D, or has no rows or columns; a window, stride or
+            dilation below 1; padding below 0 or above half the window; a size above 2**31 - 1;
+            no window fits; an unknown ``mode``; a divisor of 0; an option given to a mode that
+            has none (dilation or indices with avg, divisor with max).
     """
-    x = _check_tensor(x)
+    x = check_tensor("x", x, LAYOUTS, dtype="float")
+    if 0 in x.shape[-2:]:  # as in PyTorch's pools, only the batch may be empty
+        raise ValueError(f"x must have a height and a width of at least 1, got shape {tuple(x.shape)}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     ceil_mode = check_flag("ceil_mode", ceil_mode)
     count_include_pad = check_flag("count_include_pad", count_include_pad)
     return_indices = check_flag("return_indices", return_indices)
-    if divisor_override is not None:
-        divisor_override = check_int("divisor_override", divisor_override, low=1)
-    if mode == "avg" and (int_pair("dilation", dilation, low=1) != (1, 1) or return_indices):
+    divisor_override = _check_divisor(divisor_override)
+    if mode == "avg" and (size_pair("dilation", dilation, 1) != (1, 1) or return_indices):
         raise ValueError("dilation and return_indices are for max and min pooling; "
                          "F.avg_pool2d has neither (use dilation=1, return_indices=False)")
     if mode != "avg" and (divisor_override is not None or not count_include_pad):
@@ -201,18 +205,34 @@ def pool2d(
     return (out, idx) if idx is not None else out
 
 
+def _unpool_size(output_size: int | Sequence[int] | None, default: list[int],
+                 stride: tuple[int, int]) -> list[int]:
+    """``output_size`` (an int for both sides, (H, W) or a shape ending in them) as [H, W], or
+    ``default`` if None; each side strictly within a stride of the default, as in PyTorch."""
+    if output_size is None:
+        return default
+    sides = list(output_size)[-2:] if isinstance(output_size, Sequence) else [output_size] * 2
+    size = [check_int("output_size", v, low=1, high=SIZE_MAX) for v in sides]
+    if len(size) != 2 or not all(d - s < v < d + s for v, d, s in zip(size, default, stride)):
+        raise ValueError(f"output_size must be (H, W) strictly between {default} - stride "
+                         f"and {default} + stride, got {output_size!r}")
+    return size
+
+
 def unpool2d(x: Tensor, indices: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
-             padding: IntPair = 0, output_size: Sequence[int] | None = None) -> Tensor:
+             padding: IntPair = 0, output_size: int | Sequence[int] | None = None) -> Tensor:
     """Put each value of ``x`` back where max pooling found it; zeros everywhere else.
 
     Taught in the chapter *Pooling*: this is where max pooling sends its gradient (the
     "switches"). Equal to ``F.max_unpool2d``. ``indices`` comes from
     ``pool2d(..., return_indices=True)`` (or ``F.max_pool2d``); the output is
-    ``H_out = (H - 1) * s - 2p + k`` by default, or ``output_size`` ((H, W), or a shape ending
-    in them) if given, which must lie strictly within ``s`` of that default, as in PyTorch.
-    When windows overlap, one input position can be chosen twice; it receives the same value.
+    ``H_out = (H - 1) * s - 2p + k`` by default, or ``output_size`` ((H, W), a shape ending in
+    them, or one int for both) if given, which must lie strictly within ``s`` of that default,
+    as in PyTorch. Sizes are checked as in :func:`pool2d` (at most 2**31 - 1, ``(v,)`` means
+    ``(v, v)``), and the output must fit in torch's 2**63 - 1 bytes. When windows overlap, one
+    input position can be chosen twice; it receives the same value.
     """
-    x = _check_tensor(x)
+    x = check_tensor("x", x, LAYOUTS, dtype="float")
     if not isinstance(indices, Tensor) or indices.dtype != torch.int64:
         raise TypeError("indices must be an int64 tensor, as pool2d(..., return_indices=True) "
                         f"returns, got {getattr(indices, 'dtype', type(indices).__name__)}")
@@ -221,14 +241,10 @@ def unpool2d(x: Tensor, indices: Tensor, kernel_size: IntPair, stride: IntPair |
                          f"{tuple(indices.shape)}")
     k, s, p = _window_args(kernel_size, stride, padding)
     default = [(n - 1) * s_ - 2 * p_ + k_ for n, s_, p_, k_ in zip(x.shape[-2:], s, p, k)]
-    size = default
-    if output_size is not None:
-        size = [check_int("output_size", v, low=1) for v in list(output_size)[-2:]]
-        if len(size) != 2 or not all(d - s_ < v < d + s_ for v, d, s_ in zip(size, default, s)):
-            raise ValueError(f"output_size must be (H, W) strictly between {default} - stride "
-                             f"and {default} + stride, got {output_size!r}")
+    size = _unpool_size(output_size, default, s)
     if min(size) < 1:
         raise ValueError(f"kernel_size, stride and padding give an output of {size}; it must be >= 1")
+    check_nbytes("kernel_size, stride, padding and output_size", (*x.shape[:-2], *size), x.dtype)
     plane = size[0] * size[1]
     if indices.numel() and (indices.min() < 0 or indices.max() >= plane):
         raise ValueError(f"indices must lie in [0, {plane}) for an output of {size}")
@@ -254,7 +270,7 @@ LayerSpec = Union[tuple[str, int, int], tuple[str, int, int, int]]
 
 
 def _square(value: object, name: str) -> int:
-    h, w = int_pair(name, value)
+    h, w = int_pair(name, value, high=SIZE_MAX)
     if h != w:
         raise ValueError(f"{name} must be square for receptive_field, got {value!r}")
     return h
@@ -286,18 +302,17 @@ def receptive_field(
         layers: an ``nn.Module`` (its ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` layers are read
             in order; activations are ignored because they do not change what a unit sees), or
             tuples ``(name, kernel_size, stride)`` / ``(name, kernel_size, stride, padding)``.
-            Square windows only.
-        input_size: side of the (square) input image, to fill in each layer's ``output_size``
-            (computed with :func:`cnnbook.conv_output_size`).
+            Square windows only; every size at most 2**31 - 1.
+        input_size: side of the (square) input image, an int in [1, 2**31 - 1], to fill in each
+            layer's ``output_size`` (computed with :func:`cnnbook.conv_output_size`).
 
     Returns:
         One :class:`RFRow` per layer. With ``r`` the receptive field and ``j`` the jump (product
         of the strides so far), a layer with window k and stride s gives
         ``r_out = r_in + (k - 1) * j_in`` and ``j_out = j_in * s``, starting from r = j = 1.
     """
-    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int)
-                                   or input_size < 1):
-        raise ValueError(f"input_size must be an int >= 1 or None, got {input_size!r}")
+    if input_size is not None:
+        input_size = check_int("input_size", input_size, low=1, high=SIZE_MAX)
     specs = _layer_specs(layers) if isinstance(layers, nn.Module) else list(layers)
     rows: list[RFRow] = []
     r, j, n = 1, 1, input_size

@@ -184,3 +184,54 @@ def test_refusals_name_the_parameter(kwargs, error, word):
     if "padding_mode" not in kwargs and isinstance(args["x"], torch.Tensor):
         with pytest.raises(TORCH_ERRORS):
             F.conv2d(**{("input" if k == "x" else k): v for k, v in args.items()})
+
+
+BIG = 2**31 - 1  # the largest size any argument may have (cnnbook._checks.SIZE_MAX)
+
+
+@pytest.mark.parametrize("name, low", [("stride", 1), ("dilation", 1), ("padding", 0), ("groups", 1)])
+def test_size_arguments_are_bounded_by_2_to_the_31(name, low):
+    """Just outside [low, 2**31 - 1] (and 2**64, which used to overflow inside torch) is a
+    ValueError naming the parameter and the range."""
+    x, w = torch.ones(1, 1, 5, 5), torch.ones(1, 1, 1, 1)
+    for bad in (low - 1, BIG + 1, 2**64):
+        with pytest.raises(ValueError, match=rf"{name} must be (an int )?in \[{low}, 2147483647\], got {bad}"):
+            conv2d(x, w, **{name: bad})
+    if name != "groups":
+        with pytest.raises(ValueError, match=rf"{name} must be in \[{low}, 2147483647\]"):
+            conv2d(x, w, **{name: (1, BIG + 1)})
+
+
+def test_the_largest_sizes_work_like_pytorch():
+    x, w = torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2)
+    torch.testing.assert_close(conv2d(x, w, stride=BIG), F.conv2d(x, w, stride=BIG))
+    torch.testing.assert_close(conv2d(x, w[..., :1, :1], dilation=BIG), F.conv2d(x, w[..., :1, :1], dilation=BIG))
+    torch.testing.assert_close(conv2d(x, w, stride=(BIG, 1), dilation=(1, 2)),
+                               F.conv2d(x, w, stride=(BIG, 1), dilation=(1, 2)))
+    empty = torch.zeros(0, 1, 1, 1)  # an empty batch holds any padding
+    assert conv2d(empty, w, padding=(1, BIG)).shape == F.conv2d(empty, w, padding=(1, BIG)).shape
+    with pytest.raises(ValueError, match="groups=2147483647 must divide"):
+        conv2d(x, w, groups=BIG)
+    # inside every bound, but more than torch can lay out: refused before allocating, naming padding
+    with pytest.raises(ValueError, match=r"padding \(left, right, top, bottom\) = .* more than a tensor can hold"):
+        conv2d(x, w, padding=2**30)
+
+
+def test_the_window_check_and_same_split_come_from_the_padding_helpers():
+    """conv2d reads "same" and the window check from cnnbook.padding (conv_axes, same_padding):
+    the same numbers and the same words, with weight named as the kernel's source."""
+    from cnnbook.padding import conv_axes, same_padding
+
+    x = torch.randn(1, 1, 6, 7, dtype=torch.float64)
+    for k, d in [(4, 1), (3, 2), (2, 3)]:
+        w = torch.randn(1, 1, k, k, dtype=torch.float64)
+        lo, hi = same_padding(k, d)
+        torch.testing.assert_close(conv2d(x, w, padding="same", dilation=d),
+                                   F.conv2d(F.pad(x, (lo, hi, lo, hi)), w, dilation=d))
+    w = torch.ones(1, 1, 3, 10, dtype=torch.float64)
+    with pytest.raises(ValueError) as ours:
+        conv2d(x, w, padding=(0, 1))
+    with pytest.raises(ValueError) as helper:
+        conv_axes((6, 7), (3, 10), 1, (0, 1), 1, kernel_name="weight")
+    assert str(ours.value) == str(helper.value)
+    assert str(ours.value).startswith("weight: the window covers dilation*(kernel_size-1)+1 = 10 pixels")

@@ -1,5 +1,6 @@
 """LeNet-5 (modern, 1998) and AlexNet (2012, CIFAR-10): shapes, parameter counts, errors, training."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ from cnnbook.models import (
     min_input_size,
 )
 from cnnbook.models.alexnet import PaperLRN
+from cnnbook.padding import layers_output_size
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -259,8 +261,35 @@ def test_bad_arguments_name_the_parameter(make, match):
 
 
 def test_non_tensor_input_is_a_type_error():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="LeNet5's input x must be a torch.Tensor, got list"):
         LeNet5()([[0.0]])
+    with torch.device("meta"):
+        alexnet = AlexNet(lrn=False)
+    for model, name in [(LeNet5Classic(), "LeNet5Classic"), (AlexNetCIFAR(width=0.0625), "AlexNetCIFAR"),
+                        (alexnet, "AlexNet")]:
+        with pytest.raises(TypeError, match=f"{name}'s input x must be a torch.Tensor, got ndarray"):
+            model(np.zeros((1, 3, 32, 32), dtype=np.float32))
+
+
+@pytest.mark.parametrize("size", [16, 17, 28, 29, 32, 40])
+def test_lenet5_first_linear_layer_fits_the_maps_for_every_size(size):
+    """The classifier's width comes from the layers themselves (padding.layers_output_size)."""
+    model = LeNet5(size=size)
+    maps = model.features(torch.randn(1, 1, size, size))
+    assert maps.flatten(1).shape[1] == model.classifier[0].in_features
+    assert maps.shape[-2:] == layers_output_size(model.features, size)
+
+
+def test_alexnet_cifar_counts_layer_by_layer():
+    # conv 64@5x5, 192@5x5, 384@3x3, 256@3x3, 256@3x3 ("same" padding), fc 4096 -> 1024 -> 1024 -> 10
+    convs = (3 * 64 * 25 + 64) + (64 * 192 * 25 + 192) + (192 * 384 * 9 + 384) + (384 * 256 * 9 + 256) + (
+        256 * 256 * 9 + 256)
+    fcs = (256 * 4 * 4 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 10 + 10)
+    assert n_params(AlexNetCIFAR()) == convs + fcs == 7_706_442
+    assert n_params(AlexNetCIFAR(width=0.5, overlap_pool=False)) == 1_931_178
+    assert n_params(AlexNetCIFAR(width=0.25, in_channels=1, batchnorm=True)) == 484_570
+    pads = [m.padding for m in AlexNetCIFAR(width=0.0625).modules() if isinstance(m, nn.Conv2d)]
+    assert pads == [(2, 2), (2, 2), (1, 1), (1, 1), (1, 1)]  # 5x5 and 3x3 keep the size
 
 
 # ------------------------------------------------------------------------- the 1998 pieces

@@ -3,13 +3,16 @@
 import random
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from cnnbook.padding import (
     PAD_MODES,
     conv_output_size,
+    layers_output_size,
     pad2d,
     pixel_coverage,
     same_padding,
@@ -130,6 +133,70 @@ def test_pad2d_padding_forms_and_2d_input():
         [2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0]]
 
 
+VALUE_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
+                torch.uint8, torch.int8, torch.int32, torch.int64, torch.bool]
+VALUES = [None, 0, 1.5, -1, -0.5, -1e-9, 127, 127.99, 128, -128, -128.01, 255, 255.5, 256, 65504.0, 65504.5,
+          3.4028234663852886e38, 3.4028235e38, 1e300, -1e300, float("inf"), float("-inf"), float("nan"),
+          2**31 - 0.5, 2**31, -(2**31), -(2**31) - 0.5, 2.0**63 - 1024, 2**63, -(2**63), -(2.0**63) - 2048, 2**70,
+          np.float32(2.5), np.int64(-3)]
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES, ids=str)
+def test_pad2d_value_is_what_F_pad_accepts(dtype):
+    """Every fill F.pad takes (NaN and infinities too, or None for 0), pad2d takes with the same
+    result; every one it refuses for the dtype, pad2d refuses with a ValueError naming value."""
+    x = torch.ones(1, 2, 2, dtype=dtype)
+    accepted = 0
+    for value in VALUES:
+        try:
+            theirs = F.pad(x, (1, 1, 1, 1), value=value)
+        except RuntimeError as err:
+            assert "cannot be converted" in str(err)
+            with pytest.raises(ValueError, match=rf"value must be in .* to pad a tensor of {dtype}"):
+                pad2d(x, 1, value=value)
+            continue
+        ours = pad2d(x, 1, value=value)
+        assert ours.dtype == dtype
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True, msg=f"{dtype} {value!r}")
+        accepted += 1
+    # both sides of each dtype's line are drawn
+    assert accepted >= 8 and (accepted < len(VALUES) or dtype in (torch.float64, torch.bool))
+
+
+def test_pad2d_value_nan_and_none_like_F_pad():
+    x = torch.randn(1, 3, 3)
+    out = pad2d(x, 1, value=float("nan"))
+    assert out[:, 0].isnan().all() and torch.equal(out[:, 1:-1, 1:-1], x)
+    assert torch.equal(pad2d(x, 1, value=None), F.pad(x, (1, 1, 1, 1), value=None))
+    assert torch.equal(pad2d(x, 1, "reflect", value=None), F.pad(x, (1, 1, 1, 1), mode="reflect"))
+    with pytest.raises(ValueError, match="value must be 0 in reflect mode"):  # as F.pad refuses it
+        pad2d(x, 1, "reflect", value=float("nan"))
+    with pytest.raises(TypeError, match="value must be a number, got True"):  # F.pad takes it; a bool
+        pad2d(x, 1, value=True)  # is never a number in cnnbook
+
+
+BIG = 2**31 - 1  # the largest size any argument may have (cnnbook._checks.SIZE_MAX)
+
+
+def test_pad2d_padding_is_bounded_by_2_to_the_31():
+    # just inside: works (an empty tensor holds it), as in F.pad
+    empty = torch.zeros(0, 1, 1)
+    assert pad2d(empty, (BIG, 0, 0, 0)).shape == F.pad(empty, (BIG, 0, 0, 0)).shape == (0, 1, BIG + 1)
+    assert pad2d(torch.ones(1, 1, 2), (0, 0, -1, 0), "circular").shape == (1, 0, 2)
+    # just outside, and far outside: a ValueError naming the side and the range
+    for side, bad in [("left", BIG + 1), ("bottom", -BIG - 1), ("top", 2**62), ("right", 2**64)]:
+        sides = {"left": 0, "right": 0, "top": 0, "bottom": 0} | {side: bad}
+        with pytest.raises(ValueError, match=rf"padding \({side}\) must be an int in "
+                                             rf"\[-2147483647, 2147483647\], got {bad}"):
+            pad2d(torch.ones(1, 2, 2), tuple(sides.values()))
+    # inside the range, but more than torch can lay out: refused before allocating (F.pad raises
+    # "Storage size calculation overflowed")
+    with pytest.raises(ValueError, match=r"padding \(left, right, top, bottom\) = .* more than a tensor can hold"):
+        pad2d(torch.ones(1, 1, 6, 6), 2**30)
+    with pytest.raises(RuntimeError, match="overflow"):
+        F.pad(torch.ones(1, 1, 6, 6), (2**30,) * 4)
+
+
 def test_pad2d_keeps_dtype_and_device():
     x = torch.randint(0, 255, (1, 2, 3, 3), dtype=torch.uint8)
     for mode in PAD_MODES:
@@ -168,8 +235,8 @@ def test_pad2d_limits_match_F_pad():
         ((torch.zeros(2, 2), 1, "edge"), ValueError, r"mode must be one of \('constant', "
                                                       r"'zeros', 'reflect', 'replicate', "
                                                       r"'circular'\)"),
-        ((torch.zeros(5), 1), ValueError, r"x must have shape .* got 1 dimensions"),
-        ((torch.zeros(1, 1, 1, 2, 2), 1), ValueError, r"x must have shape .* got 5 dimensions"),
+        ((torch.zeros(5), 1), ValueError, r"x must be 4-D \(N, C, H, W\), 3-D \(C, H, W\) or 2-D \(H, W\), got 1-D"),
+        ((torch.zeros(1, 1, 1, 2, 2), 1), ValueError, r"x must be 4-D .* got 5-D with shape \(1, 1, 1, 2, 2\)"),
         (([[1.0, 2.0]], 1), TypeError, r"x must be a torch.Tensor"),
         ((torch.zeros(1, 0, 3), (0, 0, 1, 0), "replicate"), ValueError,
          r"padding \(top, bottom\).*H=0: replicate padding needs a non-empty input"),
@@ -271,15 +338,19 @@ def test_conv_output_size_ceil_mode_matches_max_pool2d_on_random_settings():
         conv_output_size(4, 2, ceil_mode=1)
 
 
+BIG = 2**31 - 1  # the largest size any argument may have (cnnbook._checks.SIZE_MAX)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, pattern",
     [
-        (dict(n=0, kernel_size=3), ValueError, r"n must be >= 1, got 0"),
-        (dict(n=(5, 0), kernel_size=3), ValueError, r"n must be >= 1"),
-        (dict(n=5, kernel_size=0), ValueError, r"kernel_size must be >= 1, got 0"),
-        (dict(n=5, kernel_size=3, stride=0), ValueError, r"stride must be >= 1, got 0"),
-        (dict(n=5, kernel_size=3, dilation=0), ValueError, r"dilation must be >= 1, got 0"),
-        (dict(n=5, kernel_size=3, padding=-1), ValueError, r"padding must be >= 0, got -1"),
+        (dict(n=-1, kernel_size=3), ValueError, r"n must be in \[0, 2147483647\], got -1"),
+        (dict(n=0, kernel_size=3), ValueError, r"kernel_size: the window covers .* 3 pixels, .* \(0 = n 0"),
+        (dict(n=(5, 0), kernel_size=3), ValueError, r"kernel_size: the window covers .* axis W"),
+        (dict(n=5, kernel_size=0), ValueError, r"kernel_size must be in \[1, 2147483647\], got 0"),
+        (dict(n=5, kernel_size=3, stride=0), ValueError, r"stride must be in \[1, 2147483647\], got 0"),
+        (dict(n=5, kernel_size=3, dilation=0), ValueError, r"dilation must be in \[1, 2147483647\], got 0"),
+        (dict(n=5, kernel_size=3, padding=-1), ValueError, r"padding must be in \[0, 2147483647\], got -1"),
         (dict(n=5, kernel_size=3, padding="full"), ValueError, r"padding must be .*'same'.*'full'"),
         (dict(n=5, kernel_size=3, stride=2, padding="same"), ValueError,
          r"padding='same' needs stride=1.*stride=2"),
@@ -288,11 +359,33 @@ def test_conv_output_size_ceil_mode_matches_max_pool2d_on_random_settings():
         (dict(n=5.0, kernel_size=3), TypeError, r"n must be an int"),
         (dict(n=5, kernel_size=True), TypeError, r"kernel_size must be an int"),
         (dict(n=(5, 5, 5), kernel_size=3), ValueError, r"n must be an int or a pair of ints"),
+        # one past the largest size, for every argument (they used to overflow inside Python or torch)
+        (dict(n=BIG + 1, kernel_size=1), ValueError, r"n must be in \[0, 2147483647\], got 2147483648"),
+        (dict(n=(5, BIG + 1), kernel_size=1), ValueError, r"n must be in \[0, 2147483647\]"),
+        (dict(n=5, kernel_size=BIG + 1), ValueError, r"kernel_size must be in \[1, 2147483647\]"),
+        (dict(n=5, kernel_size=1, stride=2**64), ValueError, r"stride must be in \[1, 2147483647\]"),
+        (dict(n=5, kernel_size=1, padding=2**62), ValueError, r"padding must be in \[0, 2147483647\]"),
+        (dict(n=5, kernel_size=3, dilation=2**64), ValueError, r"dilation must be in \[1, 2147483647\]"),
+        (dict(n=5, kernel_size=(1, 3), dilation=(1, BIG + 1)), ValueError, r"dilation must be in"),
     ],
 )
 def test_conv_output_size_bad_arguments_name_the_parameter(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         conv_output_size(**kwargs)
+
+
+def test_conv_output_size_takes_the_largest_sizes():
+    """2**31 - 1 is accepted for every argument, and the formula still holds there."""
+    assert conv_output_size(BIG, 1) == BIG
+    assert conv_output_size(BIG, BIG) == 1
+    assert conv_output_size(5, 1, stride=BIG) == 1
+    assert conv_output_size(1, 1, padding=BIG) == 1 + 2 * BIG
+    assert conv_output_size(5, 1, dilation=BIG) == 5  # a 1x1 window has no gaps to widen
+    assert conv_output_size(BIG, 2, dilation=BIG - 1) == 1
+    # an empty input (F.conv2d takes one in an empty batch) leaves only the padding
+    for k, p in [(1, 1), (3, 2), (2, 1)]:
+        empty = F.conv2d(torch.zeros(0, 1, 0, 5), torch.zeros(1, 1, k, k), padding=p)
+        assert conv_output_size(0, k, padding=p) == empty.shape[-2]
 
 
 def test_same_padding_is_what_conv2d_does():
@@ -310,6 +403,24 @@ def test_same_padding_is_what_conv2d_does():
             torch.testing.assert_close(got, expected)
     with pytest.raises(TypeError, match="kernel_size must be an int"):
         same_padding((3, 3))
+
+
+def test_layers_output_size_is_what_the_layers_give():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, (3, 5), padding=(1, 0)), nn.ReLU(), nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+        nn.Sequential(nn.Conv2d(2, 2, 2, stride=(1, 2), dilation=2), nn.AvgPool2d((2, 1))),
+        nn.Conv2d(2, 2, 5, padding="same"), nn.Flatten(),
+    )
+    for n in [(9, 11), (12, 17), 16, 23]:
+        h, w = (n, n) if isinstance(n, int) else n
+        maps = net[:-1](torch.zeros(1, 1, h, w))
+        assert layers_output_size(net, n) == tuple(maps.shape[-2:]), n
+    with pytest.raises(ValueError, match=r"n = 5 is too small: layer Conv2d \(3.0\) gets an input of 3x1 "
+                                         r"\(kernel_size: the window covers"):
+        layers_output_size(net, 5)
+    with pytest.raises(ValueError, match=r"n must be in \[1, 2147483647\], got 0"):
+        layers_output_size(net, 0)
 
 
 def test_pixel_coverage_counts_what_unfold_sees():

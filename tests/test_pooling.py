@@ -3,7 +3,12 @@ receptive_field must match autograd."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -166,7 +171,7 @@ def test_unpool2d_of_pool2d_marks_the_switches():
         (dict(indices=torch.full((1, 2, 2), 99)), ValueError, r"indices must lie in \[0, 16\)"),
         (dict(output_size=(9, 4)), ValueError, "output_size must be"),
         (dict(output_size=(4, 4.0)), TypeError, "output_size must be an int"),
-        (dict(kernel_size=0), ValueError, "kernel_size must be >= 1"),
+        (dict(kernel_size=0), ValueError, r"kernel_size must be in \[1, 2147483647\], got 0"),
     ],
 )
 def test_unpool2d_bad_arguments(kwargs, error, pattern):
@@ -275,6 +280,101 @@ def test_pool2d_type_errors():
         pool2d(torch.randn(1, 4, 4), 2, mode="avg", divisor_override=2.0)
 
 
+BIG = 2**31 - 1  # the largest size any argument may have (cnnbook._checks.SIZE_MAX)
+
+
+def test_pytorchs_own_opinfo_samples_agree():
+    """Every sample of PyTorch's OpInfos for avg_pool2d, max_pool2d and max_unpool2d: pool2d and
+    unpool2d give the same values and indices, or refuse where PyTorch refuses; and they refuse
+    every error input of those OpInfos. Run in a child process (see pooling_op_db.py)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(root / "tests" / "pooling_op_db.py")], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert set(report) >= {"avg_pool2d", "max_pool2d", "max_unpool2d"}, report.keys()
+    for name, r in report.items():
+        assert r["disagree"] == 0 and not r["accepted"], (name, r)
+    # the comparison really ran: PyTorch 2.x has thousands of max_pool2d samples, and the avg ones
+    # hold the one-element tuples and the negative divisor that pool2d used to refuse
+    assert report["max_pool2d"]["samples"] > 1000 and report["avg_pool2d"]["samples"] >= 5
+    assert report["max_unpool2d"]["samples"] > 100 and report["max_pool2d"]["error_inputs"] > 3
+
+
+def test_pool2d_takes_one_element_tuples_and_an_empty_stride_as_pytorch_does():
+    x = torch.randn(2, 3, 9, 9)
+    torch.testing.assert_close(pool2d(x, (3,), (2,), (1,), mode="avg"), F.avg_pool2d(x, (3,), (2,), (1,)))
+    torch.testing.assert_close(pool2d(x, (3,), (2,), (1,), (2,)), F.max_pool2d(x, (3,), (2,), (1,), (2,)))
+    torch.testing.assert_close(pool2d(x, 2, stride=()), F.max_pool2d(x, 2, stride=()))  # () = the window
+    out, idx = pool2d(x[..., :8, :8], (2,), return_indices=True)
+    assert torch.equal(unpool2d(out, idx, (2,), (2,), (0,)), F.max_unpool2d(out, idx, 2))
+    with pytest.raises(ValueError, match=r"padding must be an int or a pair of ints, got \(\)"):
+        pool2d(x, 2, padding=())
+
+
+def test_pool2d_divisor_override_is_any_nonzero_int_as_in_pytorch():
+    x = torch.randn(1, 2, 6, 6, dtype=torch.float64)
+    for d in (-2, 1, 7, 2**63 - 1, -(2**63)):
+        torch.testing.assert_close(pool2d(x, 2, mode="avg", divisor_override=d),
+                                   F.avg_pool2d(x, 2, divisor_override=d))
+    with pytest.raises(ValueError, match="divisor_override must not be 0"):
+        pool2d(x, 2, mode="avg", divisor_override=0)
+    with pytest.raises(ValueError, match=r"divisor_override must be an int in \[-9223372036854775808, "
+                                         r"9223372036854775807\], got 9223372036854775808"):
+        pool2d(x, 2, mode="avg", divisor_override=2**63)
+
+
+@pytest.mark.parametrize("name, low", [("kernel_size", 1), ("stride", 1), ("padding", 0), ("dilation", 1)])
+def test_pool2d_size_arguments_are_bounded_by_2_to_the_31(name, low):
+    """Just outside [low, 2**31 - 1] (and 2**64, which used to fail inside torch) is a ValueError
+    naming the parameter and the range; 2**31 - 1 passes that check."""
+    x = torch.randn(1, 1, 4, 4)
+    base = {"kernel_size": 2, "padding": 0} | ({"kernel_size": 1} if name == "dilation" else {})
+    for bad in (low - 1, BIG + 1, 2**64, (1, BIG + 1)):
+        with pytest.raises(ValueError, match=rf"{name} must be in \[{low}, 2147483647\], got"):
+            pool2d(x, **(base | {name: bad}))
+    if name in ("stride", "dilation"):  # the largest value works, as in F.max_pool2d
+        torch.testing.assert_close(pool2d(x, **(base | {name: BIG})), F.max_pool2d(x, **(base | {name: BIG})))
+    else:  # the largest value passes the range check; the window rules refuse it, as PyTorch does
+        rule = "kernel_size: the window covers" if name == "kernel_size" else "padding must be at most half"
+        with pytest.raises(ValueError, match=rule):
+            pool2d(x, **(base | {name: BIG}))
+
+
+def test_pool2d_refuses_an_empty_plane_naming_x():
+    with pytest.raises(ValueError, match=r"x must have a height and a width of at least 1, got shape \(1, 0, 4\)"):
+        pool2d(torch.zeros(1, 0, 4), 1)
+    assert pool2d(torch.zeros(0, 1, 4, 4), 2).shape == (0, 1, 2, 2)  # an empty batch is fine
+
+
+def test_unpool2d_output_size_may_be_one_int():
+    x = torch.randn(1, 2, 7, 7)
+    out, idx = pool2d(x, 2, return_indices=True)
+    ours = unpool2d(out, idx, 2, output_size=7)
+    assert ours.shape == (1, 2, 7, 7)
+    assert torch.equal(ours, F.max_unpool2d(out, idx, 2, output_size=(7, 7)))
+    with pytest.raises(ValueError, match=r"output_size must be \(H, W\) strictly between"):
+        unpool2d(out, idx, 2, output_size=8)
+    with pytest.raises(TypeError, match="output_size must be an int"):
+        unpool2d(out, idx, 2, output_size=7.0)
+
+
+def test_unpool2d_sizes_are_bounded():
+    x, idx = torch.ones(1, 1, 1, 1), torch.zeros(1, 1, 1, 1, dtype=torch.int64)
+    for name in ("kernel_size", "stride"):
+        with pytest.raises(ValueError, match=rf"{name} must be in \[1, 2147483647\], got 1099511627776"):
+            unpool2d(x, idx, **({"kernel_size": 1} | {name: 2**40}))
+    assert unpool2d(x, idx, 1, stride=BIG).shape == (1, 1, 1, 1)  # a stride past the input is harmless
+    with pytest.raises(ValueError, match=r"output_size must be an int in \[1, 2147483647\]"):
+        unpool2d(x, idx, 1, output_size=(1, 2**31))
+    # inside every bound, but the output would not fit in a tensor: refused before allocating
+    many = torch.ones(2, 2, 3, 3)
+    with pytest.raises(ValueError, match=r"kernel_size, stride, padding and output_size would give an "
+                                         r"output of shape .* more than a tensor can hold"):
+        unpool2d(many, torch.zeros_like(many, dtype=torch.int64), BIG, BIG)
+
+
 def test_receptive_field_formula():
     rows = receptive_field([("conv1", 3, 1, 1), ("pool1", 2, 2), ("conv2", 3, 1, 1), ("pool2", 2, 2)], 28)
     assert [r.receptive_field for r in rows] == [3, 4, 8, 10]
@@ -317,6 +417,13 @@ def test_receptive_field_bad_input():
         receptive_field(nn.Conv2d(1, 1, (3, 5)))
     with pytest.raises(ValueError, match="input_size"):
         receptive_field([("p", 2, 2)], input_size=0)
+    with pytest.raises(ValueError, match=r"input_size must be an int in \[1, 2147483647\], got 2147483648"):
+        receptive_field([("p", 2, 2)], input_size=2**31)  # not "too small", as it used to say
+    with pytest.raises(TypeError, match="input_size must be an int"):
+        receptive_field([("p", 2, 2)], input_size=28.0)
+    with pytest.raises(ValueError, match=r"kernel_size must be <= 2147483647"):
+        receptive_field([("p", 2**40, 1)], input_size=8)
+    assert receptive_field([("p", 1, 2**31 - 1)], input_size=2**31 - 1)[0].output_size == 1
     with pytest.raises(ValueError, match="dilation"):
         receptive_field(nn.Conv2d(1, 1, 3, dilation=2))
     with pytest.raises(ValueError, match="padding"):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_float, check_int
+from .._checks import check_float, check_int, check_tensor
+from ..padding import layers_output_size, same_padding
 
 __all__ = ["AlexNet", "AlexNetCIFAR", "PaperLRN", "min_input_size"]
 
@@ -43,26 +44,19 @@ def _paper_lrn() -> nn.LocalResponseNorm:
     return PaperLRN(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0)
 
 
-def _side(v: int | tuple[int, ...]) -> int:
-    """The first (height) entry of a layer's kernel_size, stride, padding or dilation."""
-    return v[0] if isinstance(v, tuple) else v
-
-
 def min_input_size(layers: nn.Module) -> int:
     """The smallest square input side for which every conv and pool in ``layers`` has output >= 1.
 
     Walks the Conv2d / MaxPool2d / AvgPool2d layers in order with the output-size formula
-    ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` and searches the smallest n that survives them all.
+    ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` (:func:`cnnbook.padding.layers_output_size`) and
+    searches the smallest n that survives them all. AlexNet chapter.
     """
-    stages = [m for m in layers.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))]
 
     def survives(n: int) -> bool:
-        for m in stages:
-            k, s, p = _side(m.kernel_size), _side(m.stride), _side(m.padding)  # type: ignore[arg-type]
-            d = _side(getattr(m, "dilation", 1))
-            n = (n + 2 * p - d * (k - 1) - 1) // s + 1
-            if n < 1:
-                return False
+        try:
+            layers_output_size(layers, n)
+        except ValueError:  # some layer's window is larger than its (padded) input
+            return False
         return True
 
     n = 1
@@ -71,12 +65,8 @@ def min_input_size(layers: nn.Module) -> int:
     return n
 
 
-def _check_tensor(x: torch.Tensor, model: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{model} expects a torch.Tensor, got {type(x).__name__}")
-
-
-def _check_classes(num_classes: int, dropout: float) -> None:
+def _check_head(num_classes: int, dropout: float) -> None:
+    """The classifier's arguments: ``num_classes`` outputs, ``dropout`` probability in [0, 1)."""
     check_int("num_classes", num_classes, low=1)
     check_float("dropout", dropout, low=0)
     if not 0.0 <= dropout < 1.0:
@@ -112,7 +102,7 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, *, groups: int = 1, lrn: bool = True,
                  dropout: float = 0.5) -> None:
         super().__init__()
-        _check_classes(num_classes, dropout)
+        _check_head(num_classes, dropout)
         if groups not in (1, 2):
             raise ValueError(f"groups must be 1 (one GPU) or 2 (the paper's two GPUs), got {groups}")
         norm = [_paper_lrn] if lrn else []
@@ -147,7 +137,7 @@ class AlexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) with H, W >= min_input_size (224 by design) -> (N, num_classes) logits."""
-        _check_tensor(x, "AlexNet")
+        check_tensor("AlexNet's input x", x)
         m = self.min_input_size
         if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] < m or x.shape[3] < m:
             raise ValueError(
@@ -208,7 +198,7 @@ class AlexNetCIFAR(nn.Module):
                  overlap_pool: bool = True, dropout: float = 0.5, batchnorm: bool = False,
                  width: float = 1.0, in_channels: int = 3) -> None:
         super().__init__()
-        _check_classes(num_classes, dropout)
+        _check_head(num_classes, dropout)
         check_int("in_channels", in_channels, low=1)
         self.input_size = (in_channels, 32, 32)
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -220,7 +210,8 @@ class AlexNetCIFAR(nn.Module):
         c1, c2, c3, c4, c5, hidden = (max(1, round(c * width)) for c in (64, 192, 384, 256, 256, 1024))
 
         def conv(cin: int, cout: int, k: int, norm: bool = False) -> list[nn.Module]:
-            layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=not batchnorm)]
+            pad, _ = same_padding(k)  # k is odd: as many pixels after as before, the size kept
+            layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=pad, bias=not batchnorm)]
             if batchnorm:
                 layers.append(nn.BatchNorm2d(cout))
             layers.append(Act())
@@ -243,9 +234,10 @@ class AlexNetCIFAR(nn.Module):
             *conv(c4, c5, 3),
             pool(),  # 8 -> 4
         )
+        h, w = layers_output_size(self.features, 32)  # 4 x 4
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout),
-            nn.Linear(c5 * 4 * 4, hidden),
+            nn.Linear(c5 * h * w, hidden),
             Act(),
             nn.Dropout(p=dropout),
             nn.Linear(hidden, hidden),
@@ -260,15 +252,11 @@ class AlexNetCIFAR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, 32, 32) -> (N, num_classes) logits."""
-        _check_tensor(x, "AlexNetCIFAR")
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.input_size:
-            c = self.input_size[0]
-            raise ValueError(
-                f"AlexNetCIFAR needs inputs of shape (N, {c}, 32, 32), got {tuple(x.shape)}; "
-                f"resize the images to 32 x 32 (pad MNIST's 28 x 28 digits by 2), build it with "
-                f"in_channels={x.shape[1] if x.dim() == 4 else c} for other channel counts, or use "
-                f"AlexNet for 224 x 224 images"
-            )
+        c = self.input_size[0]
+        channels = x.shape[1] if isinstance(x, torch.Tensor) and x.dim() == 4 else c
+        check_tensor("AlexNetCIFAR's input x", x, shape=(None, *self.input_size), hint=(
+            f"resize the images to 32 x 32 (pad MNIST's 28 x 28 digits by 2), build it with "
+            f"in_channels={channels} for other channel counts, or use AlexNet for 224 x 224 images"))
         x = self.features(x)
         x = torch.flatten(x, 1)
         x = self.classifier(x)

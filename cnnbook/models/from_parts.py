@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_tensor
 from ..conv import conv2d
 from ..pooling import pool2d
 from .lenet import LeNet5
@@ -66,11 +67,7 @@ def lenet5_from_parts(model: LeNet5, x: Tensor) -> Tensor:
     """
     if not isinstance(model, LeNet5):
         raise TypeError(f"model must be a cnnbook LeNet5, got {type(model).__name__}")
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != tuple(model.input_size):
-        raise ValueError(f"x must have shape (N, {', '.join(map(str, model.input_size))}), got "
-                         f"{tuple(x.shape)}")
+    check_tensor("x", x, shape=(None, *model.input_size))
     for layer in model.features:
         x = _apply(layer, x)
     x = x.flatten(1)

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_int, check_tensor
+from ..padding import layers_output_size
 
 __all__ = [
     "LeNet5",
@@ -26,21 +27,6 @@ __all__ = [
     "c3_connection_table",
     "DIGIT_PROTOTYPES",
 ]
-
-
-def _check_input(x: torch.Tensor, model: str, size: tuple[int, int, int], hint: str) -> None:
-    """Raise ValueError unless ``x`` has shape (N, *size); a shape check only, no device sync."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{model} expects a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != size:
-        c, h, w = size
-        raise ValueError(
-            f"{model} needs inputs of shape (N, {c}, {h}, {w}), got {tuple(x.shape)}; {hint}"
-        )
-
-
-def _check_classes(num_classes: int) -> None:
-    check_int("num_classes", num_classes, low=1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -72,7 +58,6 @@ class LeNet5(nn.Module):
         Act, Pool = _lenet5_parts(num_classes, activation, pool,
                                   in_channels, size)
         self.input_size = (in_channels, size, size)
-        side = ((size - 4) // 2 - 4) // 2  # 4 at 28x28, 5 at 32x32
         self.features = nn.Sequential(  # map sides for a 28x28 input:
             nn.Conv2d(in_channels, 6, kernel_size=5),  # 28 -> 24
             Act(),
@@ -81,6 +66,8 @@ class LeNet5(nn.Module):
             Act(),
             Pool(kernel_size=2),  # 8 -> 4
         )
+        # the maps' side after the second pooling: 4 at 28x28, 5 at 32x32
+        side, _ = layers_output_size(self.features, size)
         self.classifier = nn.Sequential(
             nn.Linear(16 * side * side, 120),
             Act(),
@@ -91,7 +78,8 @@ class LeNet5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, size, size) -> (N, num_classes) logits."""
-        _check_input(x, "LeNet5", self.input_size, _LENET5_HINT)
+        check_tensor("LeNet5's input x", x, shape=(None, *self.input_size),
+                     hint=_LENET5_HINT)
         x = self.features(x)
         x = torch.flatten(x, 1)
         x = self.classifier(x)
@@ -104,7 +92,7 @@ _LENET5_HINT = "pad or resize the images (LeNet5Classic takes 32x32), or see nn.
 def _lenet5_parts(num_classes: int, activation: str, pool: str, in_channels: int,
                   size: int) -> tuple[type[nn.Module], type[nn.Module]]:
     """Check LeNet5's arguments; return its activation and pooling classes."""
-    _check_classes(num_classes)
+    check_int("num_classes", num_classes, low=1)
     check_int("in_channels", in_channels, low=1)
     check_int("size", size, low=16)
     acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -286,7 +274,7 @@ class RBFOutput(nn.Module):
 
     def __init__(self, in_features: int = 84, num_classes: int = 10) -> None:
         super().__init__()
-        _check_classes(num_classes)
+        check_int("num_classes", num_classes, low=1)
         if in_features == 84 and num_classes == 10:
             prototypes = DIGIT_PROTOTYPES.clone()
         else:
@@ -340,7 +328,7 @@ class LeNet5Classic(nn.Module):
 
     def __init__(self, output: str = "linear", num_classes: int = 10) -> None:
         super().__init__()
-        _check_classes(num_classes)
+        check_int("num_classes", num_classes, low=1)
         if output not in ("linear", "rbf"):
             raise ValueError(f"output must be 'linear' or 'rbf', got {output!r}")
         self.output = output
@@ -365,10 +353,10 @@ class LeNet5Classic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, 32, 32) -> (N, num_classes) logits."""
-        _check_input(
-            x, "LeNet5Classic", self.input_size,
-            "pad 28x28 digits by 2 on each side as the paper did, e.g. F.pad(x, (2, 2, 2, 2)), "
-            "or use LeNet5 for 28x28",
+        check_tensor(
+            "LeNet5Classic's input x", x, shape=(None, *self.input_size),
+            hint="pad 28x28 digits by 2 on each side as the paper did, e.g. "
+            "F.pad(x, (2, 2, 2, 2)), or use LeNet5 for 28x28",
         )
         x = self.features(x)
         x = torch.flatten(x, 1)
