@@ -72,7 +72,7 @@ def test_run_ablation_trains_each_variant_once_per_seed(tiny_data, monkeypatch):
     fit = ablation.fit
     monkeypatch.setattr(ablation, "fit", spy_fit)
     variants = [Variant("base"), Variant("tanh", {"activation": "tanh"}), Variant("plain", augment=False),
-                Variant("sgd", settings={"optimizer": "sgd", "schedule": "constant"})]
+                Variant("sgd", settings={"optimizer": "sgd", "schedule": "constant", "lr": 0.01})]
     rows = run_ablation(variants, train, test, val=test, epochs=1, batch_size=4, augment=augment,
                         base={"width": 0.0625}, model_fn=model_fn, seeds=(0, 1))
     assert [r.name for r in rows] == ["base", "tanh", "plain", "sgd"]
@@ -80,7 +80,7 @@ def test_run_ablation_trains_each_variant_once_per_seed(tiny_data, monkeypatch):
     assert sum(augmented) == 3 * 2 * 32  # three augmented variants, two seeds, one epoch of 32 images
     shared = Settings(epochs=1, batch_size=4)
     assert used[:2] == [replace(shared, seed=0), replace(shared, seed=1)]
-    assert used[6:] == [replace(shared, seed=s, optimizer="sgd", schedule="constant") for s in (0, 1)]
+    assert used[6:] == [replace(shared, seed=s, optimizer="sgd", schedule="constant", lr=0.01) for s in (0, 1)]
     for r in rows:
         assert isinstance(r, AblationRow) and [run.seed for run in r.runs] == [0, 1]
         assert r.parameters == sum(p.numel() for p in AlexNetCIFAR(width=0.0625).parameters())

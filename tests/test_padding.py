@@ -473,8 +473,8 @@ def test_padding_demo_is_a_widget_and_reports_errors():
     pytest.importorskip("ipywidgets")
     import ipywidgets
 
-    from cnnbook.widgets.padding import describe, padding_demo
+    from cnnbook.widgets.padding import formula_text, padding_demo
 
     assert isinstance(padding_demo(), ipywidgets.Widget)
-    assert "= 3" in describe(6, 3, 2, 1, 1)
-    assert "padding='same' needs stride=1" in describe(6, 3, 2, "same", 1)
+    assert "= 3" in formula_text(6, 3, 2, 1, 1)
+    assert "padding='same' needs stride=1" in formula_text(6, 3, 2, "same", 1)

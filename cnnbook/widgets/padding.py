@@ -2,7 +2,7 @@
 
 * :func:`padding_diagram` draws one setting with matplotlib (used by the static site);
 * :func:`padding_grid` draws a figure of several settings side by side;
-* :func:`describe` puts the numbers into the output-size formula, as text;
+* :func:`formula_text` puts the numbers into the output-size formula, as text;
 * :func:`padding_demo` is the live ipywidgets calculator for Jupyter and Colab.
 """
 
@@ -28,12 +28,12 @@ DEFAULT_SETTINGS: tuple[tuple[Any, ...], ...] = (
 )
 
 
-def describe(n: int, kernel_size: int, stride: int = 1, padding: int | str = 0,
+def formula_text(n: int, kernel_size: int, stride: int = 1, padding: int | str = 0,
              dilation: int = 1) -> str:
     """The output-size formula with these numbers filled in, or the error PyTorch would meet."""
     try:
         if any_pair(n, kernel_size, stride, padding, dilation):
-            raise TypeError("describe works on square settings: pass ints, not (H, W) pairs")
+            raise TypeError("formula_text works on square settings: pass ints, not (H, W) pairs")
         n_, k, s, lo, hi, d, out = conv_axes(n, kernel_size, stride, padding, dilation)[0]
     except (ValueError, TypeError) as err:
         return f"not a valid setting: {err}"
@@ -118,7 +118,7 @@ def padding_demo() -> Any:
     """The live calculator: sliders for n, kernel, stride, padding, dilation; returns a widget.
 
     Display it in Jupyter or Colab (the last expression of a cell). It redraws
-    :func:`padding_diagram` and prints :func:`describe` on every change; a setting PyTorch
+    :func:`padding_diagram` and prints :func:`formula_text` on every change; a setting PyTorch
     would refuse prints the reason instead.
     """
     import ipywidgets as widgets
@@ -138,7 +138,7 @@ def padding_demo() -> Any:
     }
 
     def draw(n: int, kernel_size: int, stride: int, padding: Any, dilation: int) -> None:
-        print(describe(n, kernel_size, stride, padding, dilation))
+        print(formula_text(n, kernel_size, stride, padding, dilation))
         try:
             conv_output_size(n, kernel_size, stride, padding, dilation)
         except ValueError:
