@@ -119,7 +119,7 @@ def blocks(tokens: list[Token]) -> Iterator[list[Token]]:
     """The top-level blocks of a token stream, each with the tokens nested in it."""
     i = 0
     while i < len(tokens):
-        depth, j = tokens[i].nesting, i
+        depth, j = int(tokens[i].nesting), i
         while depth > 0:
             j += 1
             depth += tokens[j].nesting

@@ -226,8 +226,8 @@ def glue_sites(cells: list[Cell]) -> dict[int, list[re.Pattern[str]]]:
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
                 patterns.append(re.compile(re.escape(name.value)))
             elif isinstance(name, ast.JoinedStr):
-                patterns.append(re.compile("".join(re.escape(v.value) if isinstance(v, ast.Constant) else r"\w*"
-                                                   for v in name.values)))
+                patterns.append(re.compile("".join(re.escape(str(v.value)) if isinstance(v, ast.Constant)
+                                                   else r"\w*" for v in name.values)))
         sites[i] = patterns
     return sites
 
