@@ -209,7 +209,7 @@ def colab_code_cell(cell: Cell, cell_id: str) -> Cell:
 
 
 def numbers_cell(numbers: list[tuple[str, str]], cell_id: str) -> Cell:
-    listed = ",\n".join(f"    ({role!r}, {printed!r})" for role, printed in numbers)
+    listed = ",\n".join(f"    ({role!r}, {printed!r})" for role, printed in dict.fromkeys(numbers))
     return folded(NUMBERS_TITLE, f"compare_numbers([\n{listed},\n])", cell_id)
 
 
