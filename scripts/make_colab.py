@@ -37,6 +37,7 @@ from colab_myst import Context, convert, headings, parser
 from colab_setup import cell as setup_cell
 from colab_setup import fingerprint
 from myst_nb.core.variables import format_plain_text
+from reference_numbers import StaleReference
 from reference_numbers import load as load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     arguments.add_argument("--check", action="store_true", help="write nothing; exit 1 if colab/ is out of date")
     args = arguments.parse_args(argv)
-    wanted = edition()
+    try:
+        wanted = edition()
+    except StaleReference as err:
+        print(f"make_colab.py: {err}", file=sys.stderr)
+        return 1
     present = set(OUT.glob("*.ipynb"))
     stale = sorted({p for p, text in wanted.items() if not p.exists() or p.read_text() != text}
                    | (present - set(wanted)))

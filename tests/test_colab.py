@@ -343,7 +343,12 @@ def requirements_of(names: tuple[str, ...]) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        for req in metadata.requires(name) or []:
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:     # an optional need this environment lacks
+            seen.discard(name)
+            continue
+        for req in requires:
             parsed = Requirement(req)
             if parsed.marker is None or parsed.marker.evaluate({"extra": ""}):
                 todo.append(canonicalize_name(parsed.name))
