@@ -12,14 +12,17 @@ QUICK_SITE := _build/quick/_build/html
 
 .PHONY: book test colab unit notebooks site-quick browser chromium clean
 
+# The executed chapters' glued numbers become the reference numbers the Colab edition prints,
+# book/reference/<chapter>.json (scripts/reference_numbers.py): commit them, then run `make colab`.
 book: $(VENV)/.installed
 	$(JB) build . $(STRICT)
+	$(PY) scripts/reference_numbers.py _build/jupyter_execute/book
 	@echo "The book is in _build/html/index.html"
 
 test: $(VENV)/.installed chromium lint
 	$(PY) -m pytest tests
 	CNNBOOK_QUICK=1 $(PY) -m pytest --nbmake --nbmake-timeout=600 book
-	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py::test_the_edition_runs_without_myst_nb_and_shows_its_numbers
+	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py::test_the_edition_runs_in_a_colab_like_environment_and_shows_its_numbers
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
 	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py
 
@@ -43,8 +46,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-# The Colab edition, colab/<chapter>.ipynb, is generated from book/ and committed (tests/test_colab.py
-# fails when it is out of date): run this after changing a chapter.
+# The Colab edition, colab/<chapter>.ipynb, is generated from book/, book/reference/ and the package, and
+# committed (tests/test_colab.py fails when it is out of date): run this after changing a chapter or cnnbook/.
 colab: | $(VENV)/.installed
 	$(PY) scripts/make_colab.py
 
