@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -92,6 +92,18 @@ class Timing:
     def seconds(self, plan: Plan) -> float:
         """Estimated seconds of ``plan`` on this device."""
         return plan.train_images * self.train_s + plan.eval_images * self.eval_s + plan.trainings * self.run_s
+
+    @staticmethod
+    def mean(timings: Sequence[Timing], weights: Sequence[float] | None = None) -> Timing:
+        """The (weighted) mean of several networks' timings on one device: a plan whose runs train
+        them in these proportions costs what it would cost at this timing (LeNet-5 chapter)."""
+        if not timings:
+            raise ValueError("timings must hold at least one Timing")
+        w = [1.0] * len(timings) if weights is None else [float(x) for x in weights]
+        if len(w) != len(timings) or min(w) < 0 or sum(w) == 0:
+            raise ValueError(f"weights must be {len(timings)} non-negative numbers, not all 0, got {weights!r}")
+        avg = {k: sum(wi * getattr(t, k) for wi, t in zip(w, timings)) / sum(w) for k in ("train_s", "eval_s", "run_s")}
+        return Timing(timings[0].device, **avg)
 
 
 def _device_name(dev: torch.device) -> str:
@@ -184,27 +196,32 @@ def _largest_within(plan: Plan, name: str, floor: float, timing: Timing, cap: fl
     return replace(plan, **chosen)
 
 
-def fit_to_cap(plan: Plan, timing: Timing, cap: float | None, *, floor: Plan | None = None) -> Fitted:
+def fit_to_cap(plan: Plan, timing: Timing, cap: float | None, *, floor: Mapping[str, float] | None = None) -> Fitted:
     """``plan`` scaled down until ``timing`` estimates it within ``cap`` seconds (every chapter that
     trains): fewer seeds first, then fewer epochs, then fewer training images, each no further than
-    needed and none below ``floor`` (default: two seeds, or the planned number if fewer; half the
-    epochs, whole epochs if the plan's are; half the images). A plan within the cap, or no cap, is
+    needed and none below ``floor``: the least the chapter accepts, by field (default: two seeds,
+    or the planned number if fewer; half the epochs, whole epochs if the plan's are; half the
+    images), e.g. ``{"n_train": 5000}`` to keep every image. A plan within the cap, or no cap, is
     kept as it is."""
     if cap is not None:
         check_float("cap", cap, low=0, low_open=True)
     whole_epochs = float(plan.epochs).is_integer()
-    if floor is None:
-        half = math.ceil(plan.epochs / 2) if whole_epochs else plan.epochs / 2
-        floor = Plan(min(2, plan.seeds), half, max(1, plan.n_train // 2))
+    half = math.ceil(plan.epochs / 2) if whole_epochs else plan.epochs / 2
+    least = {"seeds": min(2, plan.seeds), "epochs": half, "n_train": max(1, plan.n_train // 2)}
+    unknown = set(floor or {}) - set(least)
+    if unknown:
+        raise ValueError(f"floor may set seeds, epochs and n_train, got {sorted(unknown)}")
+    least.update(floor or {})
     fitted = plan
     for name, whole in (("seeds", True), ("epochs", whole_epochs), ("n_train", True)):
         if cap is None or timing.seconds(fitted) <= cap:
             break
-        fitted = _largest_within(fitted, name, getattr(floor, name), timing, cap, whole)
+        fitted = _largest_within(fitted, name, least[name], timing, cap, whole)
     return Fitted(fitted, plan, timing.seconds(fitted), timing.seconds(plan), cap, timing.device)
 
 
-def plan_runs(plan: Plan, timing: Timing, *, cap: float | None | str = "budget", floor: Plan | None = None) -> Plan:
+def plan_runs(plan: Plan, timing: Timing, *, cap: float | None | str = "budget",
+              floor: Mapping[str, float] | None = None) -> Plan:
     """Print how long ``plan`` will take by ``timing`` and return it, scaled down by
     :func:`fit_to_cap` if it is over ``cap`` seconds (default: :data:`CAP_SECONDS` of the run
     budget; none in the quick budget). Every chapter that trains calls it before its long runs.

@@ -1,5 +1,6 @@
 """cnnbook.estimate: timing a few steps, estimating a chapter's plan, scaling it down to the cap."""
 
+import dataclasses
 import itertools
 import math
 import time
@@ -38,6 +39,19 @@ def test_a_plan_counts_its_work():
     assert T4ISH.seconds(ALEXNET) == pytest.approx(expected)
 
 
+def test_the_mean_timing_costs_a_mixed_plan_what_its_parts_cost():
+    slow, fast = Timing("GPU", 3e-4, 1e-4, 1.0), Timing("GPU", 1e-4, 1e-5, 0.0)
+    both = Timing.mean([slow, fast], weights=[2, 1])
+    plan = Plan(seeds=3, epochs=4, n_train=1000, runs=3, n_eval=100, n_final=50)
+    part = dataclasses.replace(plan, runs=1)
+    assert both.seconds(plan) == pytest.approx(2 * slow.seconds(part) + fast.seconds(part))
+    assert Timing.mean([slow]) == slow
+    with pytest.raises(ValueError, match="timings"):
+        Timing.mean([])
+    with pytest.raises(ValueError, match="weights"):
+        Timing.mean([slow, fast], weights=[1])
+
+
 @pytest.mark.parametrize("kw, name", [({"seeds": 0}, "seeds"), ({"epochs": 0}, "epochs"),
                                       ({"n_train": 0}, "n_train"), ({"runs": 0}, "runs"),
                                       ({"n_eval": -1}, "n_eval"), ({"seeds": 1.5}, "seeds")])
@@ -69,11 +83,14 @@ def test_seeds_go_first_then_epochs_then_images_each_no_further_than_needed():
 
 
 def test_the_floor_keeps_what_a_chapter_cannot_cut():
-    floor = Plan(seeds=3, epochs=10, n_train=10_000)
-    f = fit_to_cap(ALEXNET, T4ISH, 300, floor=floor)
+    f = fit_to_cap(ALEXNET, T4ISH, 300, floor={"seeds": 3, "epochs": 10, "n_train": 10_000})
     assert f.plan.seeds == 3 and f.plan.n_train == 10_000 and 10 <= f.plan.epochs < 30
     f = fit_to_cap(Plan(3, 2.5, 1000), Timing("x", 1e-3), 3.0)  # fractional epochs: cut to a tenth
     assert f.plan.seeds == 2 and f.plan.epochs == 1.5 and f.seconds <= 3.0
+    f = fit_to_cap(ALEXNET, T4ISH, 10, floor={"n_train": 10_000})  # the other floors stay
+    assert (f.plan.seeds, f.plan.epochs, f.plan.n_train) == (2, 15, 10_000)
+    with pytest.raises(ValueError, match="floor"):
+        fit_to_cap(ALEXNET, T4ISH, 10, floor={"runs": 1})
 
 
 def test_time_training_times_fit_on_this_device():
