@@ -7,7 +7,7 @@ over the budget's cap::
 
     timing = cb.time_training(cb.AlexNetCIFAR, train, batch_size=128)    # a few timed steps
     plan = cb.plan_runs(cb.Plan(seeds=3, epochs=30, n_train=10_000, runs=8), timing)
-    # prints e.g. "Estimated: 14.2 min on Tesla T4 (cap 8 min): scaled down to 2 seeds x 22 epochs ..."
+    # e.g. "Estimated: 11.6 min on Tesla T4 (cap 8.0 min): scaled down to 2 seed(s) x 30 epochs ..."
     seeds, epochs = range(plan.seeds), plan.epochs
 
 The rule that scales a plan down (:func:`fit_to_cap`): first fewer seeds, down to the floor's
