@@ -209,3 +209,24 @@ def test_precision_on_the_cpu_follows_native_bf16(monkeypatch):
         assert p.dtype == dtype and not p.scaler
         assert str(p).startswith("bf16: " if native else "float32: ")
     assert runtime.precision("mps").dtype is None
+
+
+def test_the_command_line_records_the_precision_it_trained_in(tmp_path, monkeypatch):
+    """python -m cnnbook train on a faked T4: the record says float16, and the run trains in fp16
+    with a gradient scaler (on this CPU, where torch computes both)."""
+    import json
+
+    import cnnbook.train as train_mod
+    from cnnbook.cli import main
+
+    monkeypatch.setattr(train_mod, "precision", lambda dev: runtime.Precision(torch.float16, True, "a faked T4"))
+    out = tmp_path / "run.json"
+    assert main(["train", "lenet5", "--quick", "--epochs", "1", "--data-root", str(tmp_path / "data"),
+                 "--device", "cpu", "--json", str(out), "--no-progress"]) == 0
+    record = json.loads(out.read_text())
+    assert record["precision"] == "float16" and record["test_acc"] > 50
+    monkeypatch.undo()
+    assert main(["train", "lenet5", "--quick", "--epochs", "1", "--data-root", str(tmp_path / "data"),
+                 "--device", "cpu", "--json", str(out), "--no-progress"]) == 0
+    expected = "bfloat16" if runtime.cpu_has_bf16() else "float32"
+    assert json.loads(out.read_text())["precision"] == expected
