@@ -26,6 +26,7 @@ from .data import (
     random_shift,
 )
 from .diagram import architecture_blocks, plot_architecture
+from .estimate import Plan, Timing, plan_runs, time_step, time_training
 from .explorers import digit_explorer, pooling_explorer
 from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
 from .models.from_parts import lenet5_from_parts
@@ -60,6 +61,8 @@ __all__ = [
     "device", "hardware", "budget", "Budget", "budget_note", "setup", "glue",
     "glued", "fill_glue", "GluedMarkdown",
     "claim", "ClaimError", "ClaimWarning",
+    # time estimates before long runs
+    "Plan", "Timing", "time_training", "time_step", "plan_runs",
     # from-scratch operations
     "pool2d", "unpool2d", "receptive_field", "pad2d", "conv_output_size",
     "conv2d", "lenet5_from_parts",

@@ -6,9 +6,12 @@ max-pool variant for 28x28 digits -- on the same MNIST data:
 * **baseline**, the loop of countless tutorials: torchvision's ``MNIST`` with
   ``ToTensor()`` + ``Normalize((0.5,), (0.5,))``, a ``DataLoader`` (batch 64, shuffled), Adam at
   lr 1e-3, 10 epochs;
-* **cnnbook fast**: :func:`cnnbook.fit` with the settings :data:`cnnbook.recipes.FAST` (a short
-  one-cycle schedule; :data:`~cnnbook.recipes.GPU_FAST` on a GPU);
-* **cnnbook 10-epoch**: :func:`cnnbook.fit` with :data:`cnnbook.recipes.LONG` for ``--epochs`` epochs.
+* **cnnbook fast**: :func:`cnnbook.fit` with :data:`cnnbook.recipes.FAST` (a short one-cycle
+  schedule; :data:`~cnnbook.recipes.GPU_FAST` on a GPU);
+* **cnnbook 10-epoch**: :func:`cnnbook.fit` with :data:`cnnbook.recipes.LONG` for ``--epochs`` epochs;
+* **peer**, the fastest published script we know: tuomaso/train_mnist_fast's final recipe
+  (:mod:`cnnbook.peer`), raced against "cnnbook fast" over ``--seeds`` seeds on the same device
+  (``--skip-peer`` leaves it out).
 
 Every run is tested after every epoch (evaluation time excluded from the training seconds), so
 each has a time to 99.0% test accuracy. The table shows images per second, training seconds, the
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -33,6 +37,7 @@ import torch.nn.functional as F
 from ._checks import sync
 from .data import ImageDataset
 from .models import AlexNetCIFAR, LeNet5
+from .peer import run_peer
 from .recipes import FAST, GPU_FAST, LONG, choose_device, load_data
 from .runtime import hardware
 from .settings import Settings
@@ -204,6 +209,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-alexnet", action="store_true", help="also time AlexNetCIFAR (always done on CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile AlexNetCIFAR for its timing")
     parser.add_argument("--skip-baseline", action="store_true", help="run cnnbook's loops only")
+    parser.add_argument("--skip-peer", action="store_true", help="leave out the peer (tuomaso/train_mnist_fast)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the race to 99.0%%: cnnbook fast vs the peer")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -240,6 +247,49 @@ def _lenet_rows(args: argparse.Namespace, dev: torch.device, train: ImageDataset
     return rows, {"fast": fast, "long": long}
 
 
+def _race(args: argparse.Namespace, dev: torch.device, train: ImageDataset, test: ImageDataset,
+          fast: Settings, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """LeNet-5 by "cnnbook fast" against the peer, each trained with seeds ``--seed`` onwards
+    (``--seeds`` of them) on ``dev``; the peer's first run joins the table (``rows``)."""
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    if dev.type == "cuda":  # warm up the peer's kernels too, as the cnnbook runs were
+        run_peer(train.subset(min(4096, len(train))), test, device=dev)
+    print(f"peer (tuomaso/train_mnist_fast's recipe), seeds {seeds} ...", flush=True)
+    peer = [run_peer(train, test, device=dev, seed=s) for s in seeds]
+    rows.append(_row("peer train_mnist_fast", peer[0]))
+    ours = [History.from_dict(next(r for r in rows if r["run"] == "cnnbook fast")["history"])]
+    ours += [run_cnnbook(train, test, replace(fast, seed=s), device=dev, progress=False) for s in seeds[1:]]
+    return {"seeds": seeds, "cnnbook fast (LeNet-5)": _spread(ours), "peer train_mnist_fast": _spread(peer)}
+
+
+def _spread(histories: list[History]) -> dict[str, Any]:
+    """Times to 99.0% (None: not reached) and final accuracies of runs over seeds, with the mean,
+    smallest and largest time of those that reached it."""
+    times = [h.time_to(99.0) for h in histories]
+    reached = [t for t in times if t is not None]
+    finals = [h.test_acc[-1] for h in histories]
+    return {"time_to_99": times, "final_acc": finals, "reached": len(reached),
+            "mean_s": statistics.fmean(reached) if reached else None,
+            "min_s": min(reached, default=None), "max_s": max(reached, default=None)}
+
+
+def _race_table(race: dict[str, Any]) -> str:
+    """The race to 99.0%: one line per contender."""
+    n = len(race["seeds"])
+    lines = [f"Race to 99.0% test accuracy, seeds {race['seeds'][0]}-{race['seeds'][-1]}, same device "
+             f"(training seconds: mean and range of the runs that reached it):"]
+    for name, r in race.items():
+        if name == "seeds":
+            continue
+        t = (f"{r['mean_s']:.2f} s ({r['min_s']:.2f}-{r['max_s']:.2f})" if r["reached"] else "not reached")
+        accs = r["final_acc"]
+        lines.append(f"  {name:<26} {r['reached']}/{n} reached: {t:<22} final acc {statistics.fmean(accs):.2f}% "
+                     f"({min(accs):.2f}-{max(accs):.2f})")
+    return "\n".join(lines)
+
+
 def _summary(rows: list[dict[str, Any]], extra: dict[str, Any], skip_baseline: bool) -> None:
     """Print the speed-up to 99.0% and the AlexNetCIFAR throughput; record the speed-up in ``extra``."""
     fast_row = next(r for r in rows if r["run"] == "cnnbook fast")
@@ -263,7 +313,7 @@ def bench_command(args: argparse.Namespace) -> int:
     print(f"Bench on {machine}")
     print(f"Data: {train.name} ({train.source}), {len(train):,} train / {len(test):,} test images")
     rows, ran = _lenet_rows(args, dev, train, test)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {} if args.skip_peer else {"race_to_99": _race(args, dev, train, test, ran["fast"], rows)}
     if dev.type == "cuda" or args.gpu_alexnet:
         n = 4096 if args.quick else 50_000
         print(f"AlexNetCIFAR throughput on {n:,} random images ...", flush=True)
@@ -274,6 +324,8 @@ def bench_command(args: argparse.Namespace) -> int:
     print(f"Machine: {machine}")
     print(results_table(rows))
     _summary(rows, extra, args.skip_baseline)
+    if "race_to_99" in extra:
+        print(_race_table(extra["race_to_99"]))
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

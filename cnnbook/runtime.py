@@ -8,6 +8,7 @@ training runs with ``budget().pick(quick=..., cpu=..., full=...)``:
 * **full**  -- a CUDA GPU (e.g. a Colab GPU runtime): the real experiments.
 
 ``CNNBOOK_BUDGET=quick|cpu|full`` and ``CNNBOOK_DEVICE=cpu|cuda|cuda:1|mps`` override the choice.
+:func:`precision` decides the mixed precision of training by what the hardware computes natively.
 """
 
 from __future__ import annotations
@@ -62,6 +63,64 @@ def hardware(dev: torch.device | None = None) -> str:
     return f"CPU: {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
+def cpu_has_bf16() -> bool:
+    """True if this CPU computes in bfloat16 natively (AVX512-BF16 or AMX), where bf16 autocast pays
+    (LeNet-5 chapter)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    try:
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    except Exception:  # noqa: BLE001 -- private helpers; without them, assume no
+        return False
+
+
+# compute capability from which an NVIDIA GPU computes bf16 natively (Ampere, 8.0); below it
+# (Volta 7.0, Turing 7.5: the T4) torch.cuda.is_bf16_supported() is True by emulation, without
+# tensor-core kernels, so fp16 with a gradient scaler is the fast choice there
+NATIVE_BF16_CAPABILITY = (8, 0)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The mixed precision of training on one device: ``dtype`` the autocast dtype (None: float32),
+    ``scaler`` whether fp16 needs a gradient scaler, ``reason`` why, in a few words."""
+
+    dtype: torch.dtype | None
+    scaler: bool
+    reason: str
+
+    @property
+    def name(self) -> str:
+        """``'bf16'``, ``'fp16'`` or ``'float32'``."""
+        return "bf16" if self.dtype == torch.bfloat16 else "fp16" if self.dtype == torch.float16 else "float32"
+
+    def __str__(self) -> str:
+        scaler = " with a gradient scaler" if self.scaler else ""
+        return f"{self.name}{scaler}: {self.reason}"
+
+
+def precision(dev: torch.device | str | None = None) -> Precision:
+    """The mixed precision :func:`cnnbook.fit` trains in on ``dev`` (default :func:`device`), by
+    what the hardware computes natively (LeNet-5 chapter; :func:`setup` prints it):
+
+    * an NVIDIA GPU of compute capability 8.0 or higher (A100, L4, H100): bf16;
+    * an older one (T4 7.5, V100 7.0, P100 6.0): fp16 with a gradient scaler -- PyTorch reports
+      bf16 as supported there, but only emulates it;
+    * a CPU with native bf16 (:func:`cpu_has_bf16`): bf16; any other CPU, and Apple MPS: float32.
+    """
+    dev = device() if dev is None else torch.device(dev)
+    if dev.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(dev)
+        gpu = f"{torch.cuda.get_device_name(dev)} (compute capability {major}.{minor})"
+        if (major, minor) >= NATIVE_BF16_CAPABILITY:
+            return Precision(torch.bfloat16, False, f"{gpu} computes bf16 natively")
+        return Precision(torch.float16, True, f"{gpu} has no native bf16")
+    if dev.type == "cpu" and cpu_has_bf16():
+        return Precision(torch.bfloat16, False, "this CPU computes bf16 natively (AVX512-BF16 or AMX)")
+    if dev.type == "cpu":
+        return Precision(None, False, "this CPU has no native bf16")
+    return Precision(None, False, f"no mixed precision on {dev.type}")
+
+
 @dataclass(frozen=True)
 class Budget:
     """How much work a run may do: ``name`` is ``'quick'``, ``'cpu'`` or ``'full'``."""
@@ -98,7 +157,8 @@ def budget() -> Budget:
 
 
 def setup(seed: int | None = 0) -> torch.device:
-    """Print the device, the hardware and the run budget; seed torch; return the device.
+    """Print the device, the hardware, the training precision and the run budget; seed torch;
+    return the device.
 
     Chapters call this once, in their first cell.
     """
@@ -107,6 +167,7 @@ def setup(seed: int | None = 0) -> torch.device:
     dev = device()
     b = budget()
     print(f"cnnbook on {dev} -- {hardware(dev)}")
+    print(f"Training precision: {precision(dev)}")
     print(f"Run budget: {b.name} ({b.why})")
     return dev
 

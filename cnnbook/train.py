@@ -9,10 +9,11 @@ One loop serves every chapter, a laptop CPU and a GPU alike::
 What makes it fast: the data sits on the device as uint8 and every batch is drawn there
 (:class:`~cnnbook.data.DeviceLoader`); loss and correct counts are summed in device tensors and
 read once per epoch (no host synchronisation per step); the model runs in mixed precision (bf16
-on GPUs that support it, else fp16 with a gradient scaler; bf16 also on CPUs that compute it
-natively) and in the channels_last memory format, optionally ``torch.compile``-d; the learning
-rate follows a one-cycle schedule. Evaluation runs in big batches under ``torch.inference_mode``
-and is not counted in the training seconds.
+on GPUs that compute it natively, compute capability 8.0 and up; fp16 with a gradient scaler on
+older GPUs such as the T4; bf16 also on CPUs that compute it natively: see
+:func:`cnnbook.runtime.precision`) and in the channels_last memory format, optionally
+``torch.compile``-d; the learning rate follows a one-cycle schedule. Evaluation runs in big
+batches under ``torch.inference_mode`` and is not counted in the training seconds.
 
 Started by ``torchrun`` (``WORLD_SIZE`` > 1), the same loop trains data-parallel: see
 :mod:`cnnbook.distributed`.
@@ -40,6 +41,7 @@ from ._checks import as_device, check_float, check_int, check_model, eval_mode, 
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .data import DeviceLoader, ImageDataset, as_dataset
 from .errors import CnnbookError, printable
+from .runtime import cpu_has_bf16, precision
 from .runtime import device as default_device
 from .settings import Settings, with_overrides
 
@@ -174,37 +176,23 @@ class History:
 # ----------------------------------------------------------------------------- helpers
 
 
-def cpu_has_bf16() -> bool:
-    """True if this CPU computes in bfloat16 natively (AVX512-BF16 or AMX), where bf16 autocast pays."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    try:
-        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-    except Exception:  # noqa: BLE001 -- private helpers; without them, assume no
-        return False
-
-
 def amp_dtype(device: torch.device, amp: bool = True) -> torch.dtype | None:
-    """The autocast dtype of :func:`fit` for ``amp=True`` (LeNet-5 chapter): on CUDA bf16 if
-    supported, else fp16; on a CPU with
-    native bf16 (see :func:`cpu_has_bf16`) bf16; otherwise None, full precision."""
-    if not amp:
-        return None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_bf16():
-        return torch.bfloat16
-    return None
+    """The autocast dtype of :func:`fit` for ``amp=True`` (LeNet-5 chapter): the dtype of
+    :func:`cnnbook.runtime.precision` -- bf16 on GPUs of compute capability 8.0 or higher and on
+    CPUs with native bf16, fp16 on older GPUs (the T4), None (float32) elsewhere and for ``amp=False``."""
+    return precision(device).dtype if amp else None
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
 
-def _grad_scaler(enabled: bool) -> Any:
-    """A gradient scaler for fp16 training (a pass-through when not enabled)."""
+def _grad_scaler(enabled: bool, device: torch.device | str = "cuda") -> Any:
+    """A gradient scaler for fp16 training on ``device`` (a pass-through when not enabled)."""
+    kind = torch.device(device).type
     if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
-        return torch.amp.GradScaler("cuda", enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled)
+        return torch.amp.GradScaler(kind, enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled and kind == "cuda")
 
 
 def _eval_loader(data: object, name: str, batch_size: int, device: torch.device) -> DeviceLoader:
@@ -409,7 +397,7 @@ def _prepare(model: nn.Module, train: object, test: object, settings: Settings, 
     total_steps = max(1, round(settings.epochs * len(loader)))  # a fractional last epoch is cut short
     return _Run(model=model, net=net, loader=loader, test_loader=test_loader, device=dev, dtype=dtype,
                 channels_last=channels_last, opt=opt, sched=_make_schedule(settings.schedule, opt, peak, total_steps),
-                scaler=_grad_scaler(dtype == torch.float16), settings=settings, total_steps=total_steps)
+                scaler=_grad_scaler(dtype == torch.float16, dev), settings=settings, total_steps=total_steps)
 
 
 def _peak_lr(run: _Run) -> float:
@@ -651,19 +639,23 @@ def fit(
 
 
 def evaluate(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]", *,
-             batch_size: int = 1024, device: torch.device | str | None = None) -> tuple[float, float]:
+             batch_size: int = 1024, device: torch.device | str | None = None,
+             amp: bool = False) -> tuple[float, float]:
     """(mean cross-entropy loss, accuracy in percent) of ``model`` on ``data`` (LeNet-5 chapter).
 
     ``data``: an ImageDataset, a DeviceLoader (its data, without augmentation) or an
     ``(images, labels)`` pair; batches x (B, C, H, W) -> logits (B, K). ``device``: default the
-    device of the model's parameters (the model is moved there). Mixed precision on CUDA.
+    device of the model's parameters (the model is moved there). In float32, so that the numbers
+    are those of a plain loop over the data (AlexNet chapter); ``amp=True`` computes in
+    :func:`fit`'s mixed precision (:func:`amp_dtype`), as fit's tests after each epoch do: faster on
+    a GPU, and a few images may change their answer.
     """
     check_model(model)
     check_int("batch_size", batch_size, low=1)
     dev = as_device(device) if device is not None else model_device(model)
     model.to(dev)
     cl = _uses_channels_last(model)
-    return _evaluate_loader(model, _eval_loader(data, "data", batch_size, dev), amp_dtype(dev, True), cl)
+    return _evaluate_loader(model, _eval_loader(data, "data", batch_size, dev), amp_dtype(dev, amp), cl)
 
 
 def _uses_channels_last(model: nn.Module) -> bool:
@@ -675,12 +667,14 @@ def _uses_channels_last(model: nn.Module) -> bool:
 
 @torch.inference_mode()
 def predict(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor, Tensor]", *,
-            batch_size: int = 1024, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+            batch_size: int = 1024, device: torch.device | str | None = None,
+            amp: bool = False) -> tuple[Tensor, Tensor]:
     """Class probabilities of ``model`` on every sample of ``data``, in order, and the true labels
     (LeNet-5 chapter: the confusion matrix).
 
     Returns ``(probs, labels)`` on the CPU: probs float32 (N, K) (softmax of the logits, rows sum
     to 1), labels int64 (N,). ``probs.argmax(1)`` against ``labels`` gives a confusion matrix.
+    In float32 unless ``amp=True`` (then in :func:`fit`'s mixed precision), as :func:`evaluate`.
     """
     check_model(model)
     check_int("batch_size", batch_size, low=1)
@@ -688,7 +682,7 @@ def predict(model: nn.Module, data: "ImageDataset | DeviceLoader | tuple[Tensor,
     model.to(dev)
     cl = _uses_channels_last(model)
     loader = _eval_loader(data, "data", batch_size, dev)
-    dtype = amp_dtype(dev, True)
+    dtype = amp_dtype(dev, amp)
     probs: list[Tensor] = []
     labels: list[Tensor] = []
     for out, y in _outputs(model, loader, dtype, cl):

@@ -185,8 +185,12 @@ def test_bench_quick_prints_the_table(tmp_path, capsys):
                   "time to 99.0%", "final acc %", "Machine:"):
         assert words in text
     record = json.loads(out.read_text())
-    assert [r["run"] for r in record["rows"]] == ["baseline (usual loop)", "cnnbook fast", "cnnbook 2-epoch"]
-    assert [r["epochs"] for r in record["rows"]] == [1, 1, 2]
+    assert [r["run"] for r in record["rows"]] == ["baseline (usual loop)", "cnnbook fast", "cnnbook 2-epoch",
+                                                  "peer train_mnist_fast"]
+    assert [r["epochs"] for r in record["rows"]] == [1, 1, 2, 1]
+    race = record["race_to_99"]  # cnnbook fast against the peer, three seeds, one line each
+    assert race["seeds"] == [0, 1, 2] and len(race["peer train_mnist_fast"]["final_acc"]) == 3
+    assert "Race to 99.0%" in text and "peer train_mnist_fast" in text
     for row in record["rows"]:
         assert row["train_seconds"] > 0 and row["images_per_s"] > 0 and 0 <= row["final_acc"] <= 100
     assert record["train_size"] == 2000 and record["data_source"] == "bundled"

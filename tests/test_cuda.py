@@ -74,7 +74,38 @@ def test_evaluate_and_predict_on_the_gpu_match_the_cpu():
     gpu, labels_gpu = cb.predict(model.cuda(), data, device="cuda")
     assert torch.equal(labels, labels_gpu)
     agree = (cpu.argmax(1) == gpu.argmax(1)).float().mean().item()
-    assert agree > 0.99  # the GPU evaluates in bf16 autocast
+    assert agree > 0.99  # both in float32; the GPU's convolutions may use TF32
+
+
+def test_the_precision_follows_the_gpus_compute_capability():
+    from cnnbook.runtime import precision
+
+    major, minor = torch.cuda.get_device_capability()
+    p = precision(torch.device("cuda"))
+    assert (p.dtype, p.scaler) == ((torch.bfloat16, False) if major >= 8 else (torch.float16, True))
+    assert f"{major}.{minor}" in str(p)
+
+
+def test_fit_in_fp16_with_a_gradient_scaler_learns_on_the_gpu(monkeypatch):
+    """The T4's path (fp16 autocast and a GradScaler) on whatever GPU is at hand."""
+    import cnnbook.train as train_mod
+    from cnnbook.runtime import Precision
+
+    monkeypatch.setattr(train_mod, "precision", lambda dev: Precision(torch.float16, True, "as on a T4"))
+    train, test = digits().split(1000, seed=0)
+    h = cb.fit(cb.LeNet5(), train, test, epochs=2, batch_size=128, device="cuda", seed=0, progress=False)
+    assert h.test_acc[-1] > 80, h.test_acc
+
+
+def test_evaluate_on_the_gpu_is_float32_unless_asked():
+    torch.manual_seed(0)
+    model = cb.LeNet5().cuda().eval()
+    data = digits(512)
+    loader = cb.DeviceLoader(data, 256, device="cuda")
+    with torch.no_grad():
+        correct = sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+    assert cb.evaluate(model, data, batch_size=256)[1] == 100 * correct / len(data)  # the same batches
+    assert cb.evaluate(model, data, amp=True)[1] == pytest.approx(100 * correct / len(data), abs=1)
 
 
 @pytest.mark.skipif(not torch.distributed.is_nccl_available(), reason="needs NCCL")

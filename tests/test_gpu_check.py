@@ -76,3 +76,25 @@ def test_cpu_rehearsal_writes_the_results_of_every_step(tmp_path):
     assert set(results["chapters"]) == {"padding"}
     assert (out / "logs.tar.gz").stat().st_size > 0
     assert "chapter padding: passed" in (out / "summary.txt").read_text()
+    assert chapter["estimates"] and chapter["estimates"][0].startswith("Estimated: ")  # its own, before training
+    assert results["targets"]["lenet5_to_99"]["met"] is None  # no bench: not measured
+    md = (out / "results.md").read_text()
+    assert md.startswith("## GPU check: CPU rehearsal") and "| padding | passed |" in md
+
+
+def test_the_report_says_which_targets_were_met():
+    import gpu_check_report as report
+
+    race = {"cnnbook fast (LeNet-5)": {"reached": 3, "mean_s": 0.4}, "peer train_mnist_fast": {"reached": 2,
+                                                                                            "mean_s": 0.7}}
+    bench = {"rows": [{"run": "cnnbook fast", "time_to_99": 0.45}], "race_to_99": race,
+             "alexnet_cifar_images_per_s": 90_000.0}
+    chapters = {"lenet5": {"status": "passed", "seconds": 300}, "alexnet": {"status": "passed", "seconds": 610}}
+    t = report.targets(bench, chapters, compiled=True)
+    assert t["lenet5_to_99"]["met"] is True and t["lenet5_sooner_than_peer"]["met"] is True
+    assert t["alexnet_images_per_s"]["met"] is False and t["chapters_within_10_min_here"]["met"] is False
+    race["peer train_mnist_fast"] = {"reached": 3, "mean_s": 0.3}
+    bench["rows"][0]["time_to_99"] = None  # never reached 99.0%
+    t = report.targets(bench, chapters, compiled=True)
+    assert t["lenet5_to_99"]["met"] is False and t["lenet5_sooner_than_peer"]["met"] is False
+    assert report.targets(None, {}, compiled=False)["alexnet_images_per_s"]["met"] is None

@@ -152,3 +152,81 @@ def test_glue_keeps_values_for_the_colab_edition(monkeypatch):
         cb.glued("never_glued")
     with pytest.raises(TypeError, match="name"):
         cb.glue("", 1)
+
+
+# ----------------------------------------------------------------------------- precision by hardware
+
+
+def fake_gpu(monkeypatch, name: str, capability: tuple[int, int]) -> None:
+    """Make torch.cuda report one GPU ``name`` of compute capability ``capability``."""
+    props = type("Props", (), {"name": name, "total_memory": 15 * 2**30})()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda dev=None: capability)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda dev=None: name)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda dev=None: props)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # as torch says on a T4
+    monkeypatch.delenv("CNNBOOK_DEVICE", raising=False)
+    monkeypatch.delenv("CNNBOOK_QUICK", raising=False)
+    monkeypatch.delenv("CNNBOOK_BUDGET", raising=False)
+
+
+@pytest.mark.parametrize("name, capability, dtype, scaler", [
+    ("Tesla T4", (7, 5), torch.float16, True),
+    ("Tesla V100-SXM2-16GB", (7, 0), torch.float16, True),
+    ("NVIDIA A100-SXM4-40GB", (8, 0), torch.bfloat16, False),
+    ("NVIDIA H100 80GB HBM3", (9, 0), torch.bfloat16, False),
+])
+def test_precision_is_bf16_only_where_the_gpu_computes_it_natively(monkeypatch, name, capability, dtype, scaler):
+    from cnnbook.train import amp_dtype
+
+    fake_gpu(monkeypatch, name, capability)
+    p = runtime.precision(torch.device("cuda"))
+    assert (p.dtype, p.scaler) == (dtype, scaler)
+    assert amp_dtype(torch.device("cuda")) == dtype
+    assert amp_dtype(torch.device("cuda"), amp=False) is None
+    assert name in p.reason and f"{capability[0]}.{capability[1]}" in p.reason
+
+
+@pytest.mark.parametrize("name, capability, line", [
+    ("Tesla T4", (7, 5),
+     "Training precision: fp16 with a gradient scaler: Tesla T4 (compute capability 7.5) has no native bf16"),
+    ("NVIDIA A100-SXM4-40GB", (8, 0),
+     "Training precision: bf16: NVIDIA A100-SXM4-40GB (compute capability 8.0) computes bf16 natively"),
+    ("NVIDIA H200", (9, 0), "Training precision: bf16: NVIDIA H200 (compute capability 9.0) computes bf16 natively"),
+])
+def test_setup_says_which_precision_and_why(monkeypatch, capsys, name, capability, line):
+    fake_gpu(monkeypatch, name, capability)
+    assert cb.setup(seed=None) == torch.device("cuda")
+    out = capsys.readouterr().out.splitlines()
+    assert line in out
+    assert "Run budget: full" in "\n".join(out)
+
+
+def test_precision_on_the_cpu_follows_native_bf16(monkeypatch):
+    for native, dtype in ((True, torch.bfloat16), (False, None)):
+        monkeypatch.setattr(runtime, "cpu_has_bf16", lambda native=native: native)
+        p = runtime.precision(torch.device("cpu"))
+        assert p.dtype == dtype and not p.scaler
+        assert str(p).startswith("bf16: " if native else "float32: ")
+    assert runtime.precision("mps").dtype is None
+
+
+def test_the_command_line_records_the_precision_it_trained_in(tmp_path, monkeypatch):
+    """python -m cnnbook train on a faked T4: the record says float16, and the run trains in fp16
+    with a gradient scaler (on this CPU, where torch computes both)."""
+    import json
+
+    import cnnbook.train as train_mod
+    from cnnbook.cli import main
+
+    monkeypatch.setattr(train_mod, "precision", lambda dev: runtime.Precision(torch.float16, True, "a faked T4"))
+    out = tmp_path / "run.json"
+    assert main(["train", "lenet5", "--quick", "--epochs", "1", "--data-root", str(tmp_path / "data"),
+                 "--device", "cpu", "--json", str(out), "--no-progress"]) == 0
+    record = json.loads(out.read_text())
+    assert record["precision"] == "float16" and record["test_acc"] > 50
+    monkeypatch.undo()
+    assert main(["train", "lenet5", "--quick", "--epochs", "1", "--data-root", str(tmp_path / "data"),
+                 "--device", "cpu", "--json", str(out), "--no-progress"]) == 0
+    expected = "bfloat16" if runtime.cpu_has_bf16() else "float32"
+    assert json.loads(out.read_text())["precision"] == expected

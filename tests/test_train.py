@@ -63,8 +63,9 @@ def test_one_epoch_lowers_the_loss_and_learns(data):
     after, acc_after = evaluate(model, data[1])
     assert after < 0.7 * before
     assert acc_after > 60 > acc_before
-    assert h.test_loss[-1] == pytest.approx(after, rel=1e-5)
-    assert h.test_acc[-1] == pytest.approx(acc_after)
+    # fit tests after each epoch in its own mixed precision: evaluate(amp=True)
+    assert h.test_loss[-1] == pytest.approx(evaluate(model, data[1], amp=True)[0], rel=1e-5)
+    assert h.test_acc[-1] == pytest.approx(evaluate(model, data[1], amp=True)[1])
     assert not model.training  # fit leaves the model ready to predict
 
 
@@ -357,3 +358,47 @@ def test_bad_models_and_data_name_the_parameter(data):
         evaluate(None, test)
     with pytest.raises(ValueError, match="batch_size"):
         predict(small_net(), test, batch_size=0)
+
+
+# ----------------------------------------------------------------------------- precision
+
+
+def test_evaluate_and_predict_equal_a_plain_float32_loop(data):
+    model = small_net()
+    fit_small(model, data, epochs=1)  # channels_last, and bf16 autocast on a CPU with native bf16
+    loss, acc = evaluate(model, data[1], batch_size=50)
+    probs, _ = predict(model, data[1], batch_size=50)
+    total, correct = 0.0, 0
+    with torch.no_grad():  # the plain loop: same batches, float32, no autocast
+        for x, y in cb.DeviceLoader(cb.as_dataset(data[1]), 50, device="cpu"):
+            out = model(x.contiguous(memory_format=torch.channels_last))
+            assert out.dtype == torch.float32
+            total += nn.functional.cross_entropy(out, y, reduction="sum").item()
+            correct += (out.argmax(1) == y).sum().item()
+    assert acc == 100.0 * correct / 120  # exactly
+    assert loss == pytest.approx(total / 120, rel=1e-6)
+    assert 100 * (probs.argmax(1) == data[1][1]).float().mean().item() == pytest.approx(acc)
+    assert evaluate(model, data[1], batch_size=50, amp=True)[1] == pytest.approx(acc, abs=5)  # asked for
+
+
+def test_fit_trains_in_fp16_with_an_enabled_gradient_scaler(data, monkeypatch):
+    """The T4's path (fp16 autocast + GradScaler), run for real on the CPU: torch computes fp16
+    autocast and scales the loss there too; only the precision rule is told it is on such a GPU."""
+    import cnnbook.train as train_mod
+    from cnnbook.runtime import Precision
+
+    monkeypatch.setattr(train_mod, "precision", lambda dev: Precision(torch.float16, True, "a faked T4"))
+    scalers: list = []
+    real_scaler = train_mod._grad_scaler
+    monkeypatch.setattr(train_mod, "_grad_scaler",
+                        lambda enabled, device="cuda": scalers.append(real_scaler(enabled, device)) or scalers[-1])
+    model = small_net()
+    dtypes = set()
+    model.register_forward_hook(lambda m, i, out: dtypes.add(out.dtype) if m.training else None)
+    h = fit_small(model, data, epochs=3)
+    assert dtypes == {torch.float16}  # the training steps ran in fp16
+    assert len(scalers) == 1 and scalers[0].is_enabled()
+    scale = scalers[0].state_dict()["scale"]
+    assert 0 < scale <= 2.0**16  # used: started at 2**16, halved for every overflowing step
+    assert h.test_acc[-1] > 80, h.test_acc  # and it learned
+    assert all(torch.isfinite(p).all() for p in model.parameters())
