@@ -17,7 +17,7 @@ Colab has no MyST and a reader there reads a chapter before running it, so:
   edition was made for without touching Colab's torch, and checks it;
 * code cells hidden on the site are folded (Colab's ``#@title`` form) under a title that says
   what they are: "setup", "checks (nothing to read)", "solution ...", "plotting code",
-  "experiment code".
+  "time estimate", "experiment code".
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ OUT = ROOT / "colab"
 
 HIDDEN_TAGS = ("remove-cell", "hide-cell", "remove-input", "hide-input")
 NUMBERS_TITLE = "your run's numbers"
-TITLES = ("setup", "checks (nothing to read)", "plotting code", "experiment code", NUMBERS_TITLE)
+TITLES = ("setup", "checks (nothing to read)", "plotting code", "time estimate", "experiment code", NUMBERS_TITLE)
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")   # to find glue roles in the *book's* text (tests)
 Cell = dict[str, Any]
 
@@ -180,6 +180,9 @@ def fold_title(source: str, tags: list[str]) -> str | None:
         return "checks (nothing to read)"
     tree = python(source)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} if tree else set()
+    attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} if tree else set()
+    if "plan_runs" in attributes:
+        return "time estimate"
     return "plotting code" if "plt" in names else "experiment code"
 
 
