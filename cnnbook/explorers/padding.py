@@ -18,7 +18,8 @@ from .html import Explorer
 
 # The settings the controls offer; the page builds its controls from these.
 SIZES, KERNELS, STRIDES, DILATIONS = range(1, 13), range(1, 8), range(1, 5), range(1, 4)
-PADDINGS: tuple[int | str, ...] = ("valid", "same", *range(0, 5))
+PAD_SIZES = range(0, 5)
+PADDINGS: tuple[int | str, ...] = ("valid", "same", *PAD_SIZES)
 KEYS = ("n", "kernel", "stride", "padding", "dilation")  # the order of the outcome table, last fastest
 
 # cb.conv_output_size's rule with the setting's numbers filled in: the page substitutes them and the
@@ -103,7 +104,7 @@ def padding_explorer(n: int = 5, kernel_size: int = 3, stride: int = 1, padding:
         if padding not in PADDING_WORDS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     else:
-        check_int("padding", padding, low=0, high=PADDINGS[-1])  # type: ignore[arg-type]
+        check_int("padding", padding, low=PAD_SIZES[0], high=PAD_SIZES[-1])
     settings = {"n": check_int("n", n, low=SIZES[0], high=SIZES[-1]),
                 "kernel": check_int("kernel_size", kernel_size, low=KERNELS[0], high=KERNELS[-1]),
                 "stride": check_int("stride", stride, low=STRIDES[0], high=STRIDES[-1]),
