@@ -7,8 +7,8 @@
 
 Everything a chapter needs is re-exported here; each lives in a module named after its concept
 (``cnnbook.pooling``, ``cnnbook.padding``, ``cnnbook.models``, ``cnnbook.data``, ``cnnbook.train``,
-...). ``import cnnbook`` needs torch alone: figures import matplotlib when drawn, and only
-``cnnbook.widgets`` imports ipywidgets.
+...). ``import cnnbook`` needs torch alone: figures import matplotlib when drawn, and the explorers
+(:mod:`cnnbook.explorers`) run in the reader's browser, with no ipywidgets.
 """
 
 from .conv import conv2d
@@ -27,7 +27,7 @@ from .data import (
 )
 from .diagram import architecture_blocks, plot_architecture
 from .estimate import Plan, Timing, plan_runs, time_step, time_training
-from .explorers import digit_explorer, pooling_explorer
+from .explorers import digit_explorer, padding_explorer, pooling_explorer
 from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
 from .models.from_parts import lenet5_from_parts
 from .padding import conv_output_size, pad2d
@@ -78,5 +78,5 @@ __all__ = [
     # figures
     "show_images", "plot_feature_maps", "plot_curves", "confusion_matrix", "plot_confusion_matrix",
     # explorers that run in the reader's browser
-    "pooling_explorer", "digit_explorer",
+    "pooling_explorer", "padding_explorer", "digit_explorer",
 ]

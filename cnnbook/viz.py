@@ -1,4 +1,4 @@
-"""Figures for the chapters: image grids, feature maps, confusion matrices, learning curves, pooling.
+"""Figures for the chapters: image grids, feature maps, confusion matrices, learning curves, pooling, sliding windows.
 
 matplotlib is imported inside the functions, so ``import cnnbook`` works without it. Every
 plotting function returns its matplotlib Figure (created with pyplot, so Jupyter shows it once the
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._checks import check_int
+from .padding import conv_axes
 from .pooling import pool2d
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +29,7 @@ __all__ = [
     "plot_curves",
     "plot_pooling",
     "sample_photo",
+    "sliding_window_figure",
 ]
 
 
@@ -390,5 +392,52 @@ def plot_pooling(images: torch.Tensor | Mapping[str, torch.Tensor],
             assert isinstance(out, torch.Tensor)  # no return_indices: one tensor
             pad = f", pad {p}" if p else ""
             _show_fixed(ax, out, f"{mode} {k}x{k}, stride {s}{pad}\n-> {tuple(out.shape)}", vmin, vmax)
+    fig.tight_layout()
+    return fig
+
+
+# sliding_window_figure's colours: input pixels, padding, the window and the output pixel it fills
+_WINDOW_COLOURS = {"input": "#d6e6f5", "pad": "#ececec", "window": "#f28e2b"}
+
+
+def sliding_window_figure(n: int = 5, kernel_size: int = 3, stride: int = 2,
+                          padding: int = 1) -> "Figure":
+    """A static figure: one panel per window position on an ``n x n`` input, in reading order.
+
+    Each panel shows the input (blue), the padding ring (grey zeros), the window at that
+    position (orange) and, on the right, the output pixel it fills. Taught in the chapter
+    *Padding and stride*. Returns the matplotlib figure.
+    """
+    from matplotlib.patches import Rectangle
+
+    plt = _plt()
+
+    ah = conv_axes(n, kernel_size, stride, padding)[0]
+    out, size = ah.out, n + 2 * padding
+    fig, axes = plt.subplots(out, out, figsize=(2.6 * out, 2.6 * out), squeeze=False)
+    for (i, j), ax in zip([(i, j) for i in range(out) for j in range(out)], axes.flat):
+        for r in range(size):
+            for c in range(size):
+                inside = padding <= r < padding + n and padding <= c < padding + n
+                ax.add_patch(Rectangle((c, r), 1, 1, ec="white",
+                                       fc=_WINDOW_COLOURS["input" if inside else "pad"]))
+                if not inside:
+                    ax.text(c + 0.5, r + 0.5, "0", ha="center", va="center", fontsize=7,
+                            color="#888")
+        ax.add_patch(Rectangle((j * stride, i * stride), kernel_size, kernel_size, fill=False,
+                               ec=_WINDOW_COLOURS["window"], lw=2.5))
+        for oi in range(out):  # the output grid, to the right; the pixel being filled in orange
+            for oj in range(out):
+                fc = _WINDOW_COLOURS["window"] if (oi, oj) == (i, j) else "#dddddd"
+                ax.add_patch(Rectangle((size + 1 + oj, oi), 1, 1, ec="white", fc=fc))
+        ax.set_xlim(0, size + 1 + out)
+        ax.set_ylim(size, 0)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        r0, c0 = i * stride - padding, j * stride - padding
+        ax.set_title(f"output ({i}, {j}): input rows {r0}..{r0 + kernel_size - 1}, "
+                     f"cols {c0}..{c0 + kernel_size - 1}", fontsize=7)
+    fig.suptitle(f"{n}x{n} input, {kernel_size}x{kernel_size} window, stride {stride}, "
+                 f"padding {padding} -> {out}x{out} output", fontsize=10)
     fig.tight_layout()
     return fig

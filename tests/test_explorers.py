@@ -257,6 +257,67 @@ def test_the_prompt_names_a_size_cnnbook_computed():
     assert "(1 x 2) give a 1 x 1 output" in tiny["prompt"]  # kernel 1, stride 2
 
 
+# ------------------------------------------------------------------------------------ padding
+
+
+def test_padding_explorer_embeds_the_size_or_the_message_of_every_setting():
+    data = embedded(cb.padding_explorer())
+    rules = data["rules"]
+    grid = rules["grid"]
+    assert grid == {"n": list(range(1, 13)), "kernel": list(range(1, 8)), "stride": [1, 2, 3, 4],
+                    "padding": ["valid", "same", 0, 1, 2, 3, 4], "dilation": [1, 2, 3]}
+    settings = list(itertools.product(*(grid[key] for key in ("n", "kernel", "stride", "padding", "dilation"))))
+    assert len(rules["outcomes"]) == len(settings) == 12 * 7 * 4 * 7 * 3
+    refused = 0
+    for (n, k, s, p, d), entry in zip(settings, rules["outcomes"]):
+        try:
+            out = cb.conv_output_size(n, k, s, p, d)
+        except ValueError as err:
+            refused += 1
+            assert rules["messages"][entry] == str(err), (n, k, s, p, d)
+            continue
+        size, before, after, windows = entry
+        axis = cb.padding.conv_axes(n, k, s, p, d)[0]
+        assert (size, before, after) == (out, axis.before, axis.after), (n, k, s, p, d)
+        # the windows the page draws are those F.unfold takes from the padded row
+        padded = torch.arange(before + n + after, dtype=torch.float64).view(1, 1, 1, -1)
+        taps = torch.nn.functional.unfold(padded, (1, k), dilation=(1, d), stride=(1, s))[0].T
+        assert taps.long().tolist() == rules["windows"][windows], (n, k, s, p, d)
+    assert 0 < refused < len(settings) / 2
+    assert any(m.startswith("padding='same' needs stride=1") for m in rules["messages"])
+    assert any("more than the padded input has" in m for m in rules["messages"])
+
+
+def test_padding_explorer_states_the_formula_and_a_task_from_python():
+    from cnnbook.explorers.padding import FORMULA, PAD_TEXT
+
+    data = embedded(cb.padding_explorer(n=7, kernel_size=4, padding="same"))
+    assert data["settings"] == {"n": 7, "kernel": 4, "stride": 1, "padding": "same", "dilation": 1}
+    assert data["rules"]["formula"] == FORMULA and data["rules"]["padText"] == PAD_TEXT
+    before, after = cb.padding.same_padding(4)
+    filled = FORMULA.format(n=7, pad=PAD_TEXT["unequal"].format(before=before, after=after), dilation=1, kernel=4,
+                            stride=1, out=cb.conv_output_size(7, 4, 1, "same"))
+    assert filled == "output size = floor((7 + (1+2) - 1*(4-1) - 1) / 1) + 1 = 7"
+    assert data["prompt"].startswith(f"Try: make a 7-wide input give {cb.conv_output_size(7, 3, 2, 1)} outputs")
+    e = cb.padding_explorer()
+    assert 'data-cnnbook-explorer="padding"' in e.html and "function padding(" in e.html
+    assert len(e.html) < 200_000
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"n": 0}, ValueError, "n must be"),
+    ({"n": 13}, ValueError, "n must be"),
+    ({"kernel_size": 8}, ValueError, "kernel_size"),
+    ({"stride": 1.0}, TypeError, "stride"),
+    ({"padding": "full"}, ValueError, "padding must be one of"),
+    ({"padding": 5}, ValueError, "padding"),
+    ({"dilation": 0}, ValueError, "dilation"),
+])
+def test_padding_explorer_refuses_bad_settings(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        cb.padding_explorer(**kwargs)
+
+
 # ---------------------------------------------------------------------- the JavaScript modules
 
 
@@ -273,6 +334,7 @@ def test_each_explorer_module_exports_one_function_and_common_only_what_is_impor
     imported = {n.strip() for text in texts.values() for found in IMPORT.finditer(text)
                 for n in found.group(1).split(",")}
     assert exports["pooling.js"] == {"pooling"} and exports["digit.js"] == {"digit"}
+    assert exports["padding.js"] == {"padding"}
     assert exports["common.js"] == imported
     for name, text in texts.items():  # nothing is hung on window any more
         assert not re.search(r"\b(window|cnnbook)\.\w", text), name
@@ -294,5 +356,5 @@ def test_inlined_modules_declare_no_name_twice():
         return set(re.findall(r"^(?:export )?(?:function|const|let) (\w+)", text, re.M))
 
     texts = modules()
-    for name in ("pooling.js", "digit.js"):
+    for name in ("pooling.js", "padding.js", "digit.js"):
         assert not top_level(texts["common.js"]) & top_level(texts[name]), name

@@ -440,41 +440,24 @@ def test_pixel_coverage_counts_what_unfold_sees():
         assert torch.equal(cov, seen.view(*n)), (n, k, s, p, d)
 
 
-# -------------------------------------------------------------------------------- widgets
+# -------------------------------------------------------------------------------- figures
 
 
-def test_padding_diagram_draws_one_dot_per_output_position():
+def test_sliding_window_figure_draws_one_panel_per_output_position():
     pytest.importorskip("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cnnbook.widgets.padding import padding_diagram, padding_grid
+    from cnnbook.viz import sliding_window_figure
 
-    for args in [(5, 3, 1, 0, 1), (6, 3, 2, 1, 1), (5, 4, 1, "same", 1), (7, 3, 1, 2, 2)]:
-        fig, ax = plt.subplots()
-        padding_diagram(*args, ax=ax)
-        out = conv_output_size(*args)
-        dots = [c for c in ax.collections if c.get_label() == "window centres"]
-        assert len(dots) == 1 and len(dots[0].get_offsets()) == out * out
-        assert f"output {out}x{out}" in ax.get_title()
+    for n, k, s, p in [(5, 3, 2, 1), (4, 2, 1, 0)]:
+        out = conv_output_size(n, k, s, p)
+        fig = sliding_window_figure(n, k, s, p)
+        assert len(fig.axes) == out * out
+        assert f"-> {out}x{out} output" in fig._suptitle.get_text()
+        assert fig.axes[-1].get_title().startswith(f"output ({out - 1}, {out - 1})")
         plt.close(fig)
-    fig = padding_grid()
-    assert len(fig.axes) >= 4
-    plt.close(fig)
-    with pytest.raises(TypeError, match="must be ints"):
-        padding_diagram((5, 6), 3)
     with pytest.raises(ValueError, match="kernel_size"):
-        padding_diagram(3, 5)
-
-
-def test_padding_demo_is_a_widget_and_reports_errors():
-    pytest.importorskip("ipywidgets")
-    import ipywidgets
-
-    from cnnbook.widgets.padding import formula_text, padding_demo
-
-    assert isinstance(padding_demo(), ipywidgets.Widget)
-    assert "= 3" in formula_text(6, 3, 2, 1, 1)
-    assert "padding='same' needs stride=1" in formula_text(6, 3, 2, "same", 1)
+        sliding_window_figure(2, 5, 1, 0)

@@ -160,6 +160,66 @@ def test_pooling_controls_by_keyboard_change_the_output_and_show_refusals(browse
     assert not errors
 
 
+# ------------------------------------------------------------------------------------- padding
+
+
+PADDING_SETTINGS = [{"n": n, "kernel": k, "stride": s, "padding": p, "dilation": d}
+                    for n, k, s, p, d in itertools.product((1, 4, 7, 12), (1, 3, 6), (1, 2, 4),
+                                                           ("valid", "same", 0, 1, 2, 3, 4), (1, 3))]
+
+
+def test_padding_explorer_equals_cb_conv_output_size_and_shows_its_messages(browser, tmp_path):
+    page, ident, errors = open_rendered(browser, cb.padding_explorer(), tmp_path)
+    outputs = page.evaluate("([id, settings]) => settings.map(st => { const e = document.getElementById(id)"
+                            ".cnnbookExplorer; e.set(st); return e.output(); })", [ident, PADDING_SETTINGS])
+    refused = 0
+    for st, out in zip(PADDING_SETTINGS, outputs):
+        args = [st[key] for key in ("n", "kernel", "stride", "padding", "dilation")]
+        try:
+            want = cb.conv_output_size(*args)
+        except ValueError as err:
+            refused += 1
+            assert out["error"] == str(err), st
+            continue
+        assert out["error"] is None and out["out"] == want == len(out["windows"]), st
+    assert 0 < refused < len(PADDING_SETTINGS) / 2
+    assert not errors
+
+
+def test_padding_explorer_by_keyboard_shows_the_size_and_the_refusal(browser, tmp_path):
+    page, ident, errors = open_rendered(browser, cb.padding_explorer(), tmp_path)
+    root = page.locator(f"#{ident}")
+    assert root.locator(".cbx-try").inner_text().startswith("Try: make a 7-wide input give ")
+    first = cb.conv_output_size(5, 3, 1, 1)
+    assert root.locator(".cbx-shape").inner_text() == (
+        f"output size = floor((5 + 2*1 - 1*(3-1) - 1) / 1) + 1 = {first}: "
+        f"a 5-wide input gives {first} outputs (padding 1 before, 1 after)")
+    root.locator("[data-k=n]").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")  # n 5 -> 7
+    root.locator("[data-k=stride]").focus()
+    page.keyboard.press("ArrowRight")  # stride 1 -> 2
+    want = cb.conv_output_size(7, 3, 2, 1)
+    assert f"= {want}: a 7-wide input gives {want} outputs" in root.locator(".cbx-shape").inner_text()
+    assert root.locator(".cbx-code").inner_text() == "cb.conv_output_size(7, 3, stride=2, padding=1, dilation=1)"
+    assert api(page, ident, "output")["out"] == want
+    assert root.locator(".cbx-error").inner_text() == ""
+    root.locator("[data-k=padding]").select_option("same")  # strided "same": refused
+    with pytest.raises(ValueError) as refusal:
+        cb.conv_output_size(7, 3, 2, "same")
+    assert root.locator(".cbx-error").inner_text() == f"cb.conv_output_size refuses: {refusal.value}"
+    assert root.locator(".cbx-shape").inner_text() == "a 7-wide input: no output"
+    assert api(page, ident, "output") == {"error": str(refusal.value), "out": None}
+    root.locator("[data-k=padding]").select_option("2")
+    root.locator("[data-k=dilation]").focus()
+    page.keyboard.press("ArrowRight")  # dilation 2: the padded row is 11 wide, the window 5
+    want = cb.conv_output_size(7, 3, 2, 2, 2)
+    assert f"= {want}: a 7-wide input gives {want} outputs (padding 2 before, 2 after)" in (
+        root.locator(".cbx-shape").inner_text())
+    assert root.locator(".cbx-row").bounding_box()["height"] > 0
+    assert not errors
+
+
 # --------------------------------------------------------------------------------- draw a digit
 
 
@@ -263,7 +323,7 @@ def test_digit_explorer_by_keyboard(browser):
 
 
 @needs_site
-@pytest.mark.parametrize("kind", ["pooling", "digit"])
+@pytest.mark.parametrize("kind", ["pooling", "padding", "digit"])
 def test_explorer_fits_a_phone(browser, kind, tmp_path):
     page, ident, errors = open_explorer(browser, kind, width=390)
     root = page.locator(f"#{ident}")
