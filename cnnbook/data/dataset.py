@@ -211,7 +211,7 @@ def pad_images(data: ImageDataset, pad: int) -> ImageDataset:
     for float images it is 0 as well -- and ``mean`` and ``std`` are *kept*: the padded images are
     normalised with the statistics of the unpadded training images, so a pixel means the same
     (the border normalises to ``-mean/std``) whether it was padded or not. The command line
-    (``python -m cnnbook train lenet5-classic``), :mod:`cnnbook.robustness` and the LeNet-5 widgets
+    (``python -m cnnbook train lenet5-classic``), :mod:`cnnbook.robustness` and the LeNet-5 chapter
     feed ``LeNet5Classic`` exactly these inputs.
     """
     if not isinstance(data, ImageDataset):
