@@ -31,6 +31,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import nbformat
+from jupyter_cache import get_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 REFERENCE = BOOK / "reference"
@@ -83,12 +86,27 @@ def run_budget(executed: dict[str, Any]) -> str:
     raise ValueError("the executed chapter never printed its run budget (cb.setup() / cb.budget_note)")
 
 
+def with_cached_outputs(executed: dict[str, Any], executed_dir: Path) -> dict[str, Any]:
+    """``executed`` with its outputs: myst-nb writes a chapter that it takes from the build's
+    jupyter cache (unchanged code, a later build) without them, so they come from that cache."""
+    if any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code"):
+        return executed
+    cache = executed_dir.parent.parent / ".jupyter_cache"  # _build/.jupyter_cache
+    if not cache.is_dir():
+        return executed
+    try:
+        _, merged = get_cache(str(cache)).merge_match_into_notebook(nbformat.from_dict(executed))
+    except KeyError:  # not in the cache: nothing to add
+        return executed
+    return dict(merged)
+
+
 def extract(chapter: Path, executed_dir: Path) -> dict[str, Any]:
     """The reference numbers of ``chapter`` from its executed copy in ``executed_dir``."""
     executed_path = executed_dir / chapter.name
     if not executed_path.exists():
         raise FileNotFoundError(f"no executed {chapter.name} in {executed_dir}: build the book first (`make book`)")
-    executed = json.loads(executed_path.read_text())
+    executed = with_cached_outputs(json.loads(executed_path.read_text()), executed_dir)
     wanted = source_sha256(json.loads(chapter.read_text()))
     if source_sha256(executed) != wanted:
         raise StaleReference(f"{executed_path} was executed from another version of {chapter.name}: "

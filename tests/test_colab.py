@@ -155,6 +155,30 @@ def test_reference_numbers_come_from_a_build_or_from_executed_notebooks(tmp_path
         reference_numbers.extract(book / "demo.ipynb", executed)
 
 
+
+def test_a_chapter_the_build_took_from_its_cache_has_its_outputs_read_from_the_cache(tmp_path):
+    """A later `make book` takes unchanged chapters from _build/.jupyter_cache, and myst-nb then
+    writes them to _build/jupyter_execute without outputs: the numbers come from the cache."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    book, executed = tmp_path / "book", tmp_path / "_build" / "jupyter_execute" / "book"
+    book.mkdir(), executed.mkdir(parents=True)
+    code = [nbformat.v4.new_code_cell("cb.setup()"), nbformat.v4.new_code_cell("glue('a', 0.5)")]
+    chapter = nbformat.v4.new_notebook(cells=code)
+    nbformat.write(chapter, book / "demo.ipynb")
+    nbformat.write(chapter, executed / "demo.ipynb")  # as myst-nb writes a cached chapter: no outputs
+    with pytest.raises(ValueError, match="never printed its run budget"):  # no cache: nothing to read
+        reference_numbers.extract(book / "demo.ipynb", executed)
+    run = nbformat.from_dict(json.loads(json.dumps(chapter)))
+    run.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="Run budget: cpu (no GPU)\n")]
+    run.cells[1].outputs = [nbformat.from_dict(_glue_output("a", "0.5", shown=True))]
+    get_cache(str(tmp_path / "_build" / ".jupyter_cache")).cache_notebook_bundle(
+        CacheBundleIn(run, str(book / "demo.ipynb")), check_validity=False)
+    found = reference_numbers.extract(book / "demo.ipynb", executed)
+    assert found["budget"] == "cpu" and found["glue"] == {"a": "0.5"}
+
 # ----------------------------------------------------------------------------- readable before running
 
 @pytest.mark.parametrize("path", editions(), ids=lambda p: p.name)
