@@ -11,6 +11,7 @@ Everything a chapter needs is re-exported here; each lives in a module named aft
 (:mod:`cnnbook.explorers`) run in the reader's browser, with no ipywidgets.
 """
 
+from . import exercises
 from .conv import conv2d
 from .data import (
     DataFileError,
@@ -27,6 +28,17 @@ from .data import (
 )
 from .diagram import architecture_blocks, plot_architecture
 from .estimate import Plan, Timing, plan_runs, time_step, time_training
+from .exercises import (
+    Verdict,
+    check_alexnet_shapes,
+    check_conv2d,
+    check_corr2d,
+    check_lenet5_shapes,
+    check_max_pool_indices,
+    check_output_size,
+    check_pad2d,
+    check_pool2d,
+)
 from .explorers import digit_explorer, padding_explorer, pooling_explorer
 from .models import AlexNet, AlexNetCIFAR, LeNet5, LeNet5Classic
 from .models.from_parts import lenet5_from_parts
@@ -77,6 +89,9 @@ __all__ = [
     "fit", "Settings", "evaluate", "predict", "History", "accuracy_vs_noise", "accuracy_vs_shift",
     # figures
     "show_images", "plot_feature_maps", "plot_curves", "confusion_matrix", "plot_confusion_matrix",
+    # exercises: the reader's code checked against PyTorch
+    "exercises", "Verdict", "check_corr2d", "check_conv2d", "check_output_size", "check_pad2d",
+    "check_pool2d", "check_max_pool_indices", "check_lenet5_shapes", "check_alexnet_shapes",
     # explorers that run in the reader's browser
     "pooling_explorer", "padding_explorer", "digit_explorer",
 ]

@@ -130,3 +130,53 @@ def test_chapter_runs_without_the_book_toolchain(path):
     # Colab has no myst_nb: chapters glue through cnnbook.glue, which falls back to a no-op there.
     code = "\n".join(source(c) for c in code_cells(path))
     assert "myst_nb" not in code, f"{path.name}: use `from cnnbook import glue`, not myst_nb (absent in Colab)"
+
+
+VISIBLE_LINES = 15  # lines of code in a cell the site shows; plumbing and plotting are hidden
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_visible_code_cells_are_short(path):
+    """A cell a reader sees reads at a glance; longer code is hidden or lives in cnnbook."""
+    long_cells = [f"code cell {i}: {len(source(cell).splitlines())} lines"
+                  for i, cell in enumerate(json.loads(path.read_text())["cells"])
+                  if cell["cell_type"] == "code"
+                  and not HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", []))
+                  and len(source(cell).splitlines()) > VISIBLE_LINES]
+    assert not long_cells, f"{path.name}: visible cells over {VISIBLE_LINES} lines:\n" + "\n".join(long_cells)
+
+
+CAPTION = re.compile(r"\*\*Figure (\d+)\.\*\*")
+
+
+def image_alt(cell: dict) -> str:
+    """The alt text myst-nb gives the cell's image outputs (cell metadata mystnb.image.alt)."""
+    return cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_figures_are_numbered_and_described(path):
+    """Every figure has a numbered caption (**Figure N.**, from 1 in order) right after the cell
+    that draws it, and that cell gives its image alt text saying what it shows (not a file name)."""
+    cells = json.loads(path.read_text())["cells"]
+    numbers, problems = [], []
+    for i, cell in enumerate(cells):
+        alt = image_alt(cell)
+        if cell["cell_type"] == "markdown":
+            found = CAPTION.match(source(cell).lstrip())
+            if found:
+                numbers.append(int(found.group(1)))
+                if not any(image_alt(c) for c in cells[max(0, i - 3):i]):
+                    problems.append(f"cell {i}: caption of Figure {found.group(1)} follows no cell "
+                                    "with mystnb.image.alt in its three predecessors")
+        elif alt:
+            if len(alt) < 25 or re.search(r"\.(png|svg|jpe?g)$", alt):
+                problems.append(f"cell {i}: alt text {alt!r} does not say what the figure shows")
+            if not any(CAPTION.match(source(c).lstrip()) for c in cells[i + 1:i + 4]
+                       if c["cell_type"] == "markdown"):
+                problems.append(f"cell {i}: a figure with alt text but no **Figure N.** caption "
+                                "in the next three cells")
+    if numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"figure numbers {numbers} are not 1, 2, 3, ... in order")
+    assert numbers, f"{path.name}: no **Figure N.** captions"
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
