@@ -414,7 +414,7 @@ def sliding_window_figure(n: int = 5, kernel_size: int = 3, stride: int = 2,
 
     ah = conv_axes(n, kernel_size, stride, padding)[0]
     out, size = ah.out, n + 2 * padding
-    fig, axes = plt.subplots(out, out, figsize=(2.6 * out, 2.6 * out), squeeze=False)
+    fig, axes = plt.subplots(out, out, figsize=(3.2 * out, 2.9 * out), squeeze=False)
     for (i, j), ax in zip([(i, j) for i in range(out) for j in range(out)], axes.flat):
         for r in range(size):
             for c in range(size):
@@ -435,9 +435,9 @@ def sliding_window_figure(n: int = 5, kernel_size: int = 3, stride: int = 2,
         ax.set_aspect("equal")
         ax.axis("off")
         r0, c0 = i * stride - padding, j * stride - padding
-        ax.set_title(f"output ({i}, {j}): input rows {r0}..{r0 + kernel_size - 1}, "
-                     f"cols {c0}..{c0 + kernel_size - 1}", fontsize=7)
+        ax.set_title(f"output ({i}, {j})\ninput rows {r0} to {r0 + kernel_size - 1}, "
+                     f"columns {c0} to {c0 + kernel_size - 1}", fontsize=11)
     fig.suptitle(f"{n}x{n} input, {kernel_size}x{kernel_size} window, stride {stride}, "
-                 f"padding {padding} -> {out}x{out} output", fontsize=10)
+                 f"padding {padding} -> {out}x{out} output", fontsize=13)
     fig.tight_layout()
     return fig
