@@ -7,7 +7,6 @@ import torch.nn.functional as F
 
 from cnnbook.exercises.convolution import check_conv2d, check_conv_input_grad, check_corr2d
 
-
 # ---------------------------------------------------------------- corr2d
 
 def corr2d(x, k):
