@@ -66,7 +66,7 @@ def check_corr2d(fn: Callable[..., object]) -> Verdict:
     """Check ``fn(x, k)``, the cross-correlation of an (H, W) image with a (kH, kW) kernel (no
     padding, stride 1), against ``F.conv2d``: the result must have shape
     (H - kH + 1, W - kW + 1); square and rectangular kernels, from 1x1 to the image's size.
-    The Convolution chapter's first exercise."""
+    The Convolution chapter's Exercise 1."""
 
     def check_one(case: _Corr2dCase) -> str | None:
         got = fn(case.x.clone(), case.k.clone())
@@ -188,7 +188,7 @@ def check_conv2d(fn: Callable[..., object]) -> Verdict:
     ``padding`` ints. Cases grow from one channel to several, with a bias, a stride, zero
     padding, rectangular inputs and kernels; in the last cases ``x`` and ``weight`` require
     grad and, when the result does too, the gradients for both are compared. Nothing is
-    refused: every case is a valid convolution. The Convolution chapter's second exercise."""
+    refused: every case is a valid convolution. The Convolution chapter's Exercise 3."""
 
     def check_one(case: _Conv2dCase) -> str | None:
         x = case.x.clone().requires_grad_(case.grad)
@@ -244,8 +244,8 @@ def check_conv_input_grad(fn: Callable[..., object]) -> Verdict:
     bias) with respect to its input ``x``: ``grad_out`` is (N, C_out, H_out, W_out), ``weight``
     (C_out, C_in, kH, kW), and the answer, of shape (N, C_in, H_out + kH - 1, W_out + kW - 1),
     is compared with what autograd computes through ``F.conv2d``. The Convolution chapter's
-    exercise on the backward pass (a cross-correlation of the padded upstream gradient with the
-    flipped kernel)."""
+    Exercise 6 (the backward pass: the reader scatters; the chapter gathers with the flipped
+    kernel)."""
 
     def check_one(case: _GradCase) -> str | None:
         got = fn(case.grad_out.clone(), case.weight.clone())
