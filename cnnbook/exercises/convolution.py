@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .verdict import Verdict, describe, run_cases, tensor_problem
+from .verdict import Verdict, run_cases, tensor_problem
 
 __all__ = ["check_corr2d", "check_conv2d", "check_conv_input_grad"]
 
@@ -31,6 +31,10 @@ _SEED = 0
 def _matches(got: object, expected: Tensor) -> bool:
     """Whether ``got`` is a tensor of ``expected``'s shape with close values."""
     return tensor_problem(got, expected) is None
+
+
+def _shape(t: Tensor) -> tuple[int, ...]:
+    return tuple(t.shape)
 
 
 def _mistake(got: object, mistakes: list[tuple[Tensor, str]]) -> str | None:
@@ -86,7 +90,8 @@ def check_corr2d(fn: Callable[..., object]) -> Verdict:
         return problem
 
     return run_cases("corr2d", "F.conv2d", _corr2d_cases(), check_one,
-                     describe_case=lambda c: f"fn(x: {describe(c.x)}, k: {describe(c.k)})")
+                     describe_case=lambda c: f"fn(x of shape {_shape(c.x)}, k of shape "
+                                             f"{_shape(c.k)})")
 
 
 # ---------------------------------------------------------------- conv2d: channels, bias, stride
@@ -155,11 +160,11 @@ def _conv2d_hint(case: _Conv2dCase, problem: str) -> str:
     s, p = case.stride, case.padding
     if "shape" in problem:
         h_out, w_out = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
-        return (problem + f"\nthe output is (N, C_out, H_out, W_out) with H_out = "
-                f"(H + 2*padding - kH) // stride + 1 = {h_out}, W_out = {w_out}")
+        return (problem + f"\nthe output is (N, C_out, H_out, W_out), with\n"
+                f"H_out = (H + 2*padding - kH) // stride + 1 = {h_out} and W_out = {w_out}")
     if c_in > 1:
-        return (problem + "\noutput channel o is bias[o] plus the sum over all input channels "
-                "c of x[:, c] cross-correlated with weight[o, c]")
+        return (problem + "\noutput channel o is bias[o] plus the sum over all input channels c"
+                "\nof x[:, c] cross-correlated with weight[o, c]")
     return problem
 
 
@@ -205,9 +210,9 @@ def check_conv2d(fn: Callable[..., object]) -> Verdict:
         return None
 
     def describe_case(c: _Conv2dCase) -> str:
-        bias = "None" if c.bias is None else describe(c.bias)
-        return (f"fn(x: {describe(c.x)}, weight: {describe(c.weight)}, bias: {bias}, "
-                f"stride={c.stride}, padding={c.padding})")
+        bias = "None" if c.bias is None else f"of shape {_shape(c.bias)}"
+        return (f"fn(x of shape {_shape(c.x)}, weight of shape {_shape(c.weight)},\n"
+                f"              bias {bias}, stride={c.stride}, padding={c.padding})")
 
     return run_cases("conv2d", "F.conv2d", _conv2d_cases(), check_one, describe_case=describe_case)
 
@@ -262,14 +267,15 @@ def check_conv_input_grad(fn: Callable[..., object]) -> Verdict:
             return known
         if "shape" in problem:
             return (problem + f"\npad grad_out with kH - 1 = {kh - 1} rows and kW - 1 = "
-                    f"{kw - 1} columns on every side, so that the answer has x's shape")
+                    f"{kw - 1} columns\non every side, so that the answer has x's shape")
         if case.weight.shape[0] > 1 or case.weight.shape[1] > 1:
-            return (problem + "\ninput channel c gathers from every output channel o, through "
-                    "weight[o, c]: swap the weight's first two dimensions")
+            return (problem + "\ninput channel c gathers from every output channel o through "
+                    "weight[o, c]:\nswap the weight's first two dimensions")
         return problem
 
     def describe_case(c: _GradCase) -> str:
-        return f"fn(grad_out: {describe(c.grad_out)}, weight: {describe(c.weight)})"
+        return (f"fn(grad_out of shape {_shape(c.grad_out)}, weight of shape "
+                f"{_shape(c.weight)})")
 
     return run_cases("conv_input_grad", "autograd through F.conv2d", _grad_cases(), check_one,
                      describe_case=describe_case)
