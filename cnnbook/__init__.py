@@ -36,6 +36,7 @@ from .exercises import (
     Verdict,
     check_alexnet_shapes,
     check_conv2d,
+    check_conv_input_grad,
     check_corr2d,
     check_lenet5_shapes,
     check_max_pool_indices,
@@ -95,7 +96,7 @@ __all__ = [
     # figures
     "show_images", "plot_feature_maps", "plot_curves", "confusion_matrix", "plot_confusion_matrix",
     # exercises: the reader's code checked against PyTorch
-    "exercises", "Verdict", "check_corr2d", "check_conv2d", "check_output_size", "check_pad2d",
+    "exercises", "Verdict", "check_corr2d", "check_conv2d", "check_conv_input_grad", "check_output_size", "check_pad2d",
     "check_pool2d", "check_max_pool_indices", "check_lenet5_shapes", "check_alexnet_shapes",
     # explorers that run in the reader's browser
     "pooling_explorer", "padding_explorer", "digit_explorer",

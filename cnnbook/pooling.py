@@ -296,7 +296,8 @@ def _layer_specs(model: nn.Module) -> list[tuple[str, int, int, int]]:
 def receptive_field(
     layers: nn.Module | Iterable[LayerSpec], input_size: int | None = None
 ) -> list[RFRow]:
-    """The receptive field of every layer of a conv/pool stack, computed from its settings.
+    """The receptive field of every layer of a conv/pool stack, computed from its settings
+    Taught in the chapter *Convolution*; the chapter *Pooling* uses it too.
 
     Args:
         layers: an ``nn.Module`` (its ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` layers are read

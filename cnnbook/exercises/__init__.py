@@ -8,7 +8,7 @@ case passed, that prints as text in Jupyter, Colab and a terminal.
 """
 
 from .alexnet import check_alexnet_shapes
-from .convolution import check_conv2d, check_corr2d
+from .convolution import check_conv2d, check_conv_input_grad, check_corr2d
 from .lenet5 import check_lenet5_shapes
 from .padding import check_output_size, check_pad2d
 from .pooling import check_max_pool_indices, check_pool2d
@@ -16,7 +16,7 @@ from .verdict import Verdict
 
 __all__ = [
     "Verdict",
-    "check_corr2d", "check_conv2d",                    # convolution
+    "check_corr2d", "check_conv2d", "check_conv_input_grad",  # convolution
     "check_output_size", "check_pad2d",                # padding
     "check_pool2d", "check_max_pool_indices",          # pooling
     "check_lenet5_shapes",                             # LeNet-5
