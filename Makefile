@@ -24,7 +24,7 @@ test: $(VENV)/.installed chromium lint
 	CNNBOOK_QUICK=1 $(PY) -m pytest --nbmake --nbmake-timeout=600 book
 	CNNBOOK_COLAB_RUN=1 $(PY) -m pytest tests/test_colab.py::test_the_edition_runs_in_a_colab_like_environment_and_shows_its_numbers
 	CNNBOOK_QUICK=1 $(JB) build . --path-output _build/quick $(STRICT)
-	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py
+	CNNBOOK_SITE=$(QUICK_SITE) $(PY) -m pytest tests/test_site.py tests/test_site_explorers.py tests/test_site_a11y.py
 
 # ruff (pyflakes, pycodestyle, import order, bugbear) and mypy over every Python file: cnnbook/, tests/,
 # scripts/, _ext/ and benchmarks/ (pyproject.toml); Biome (pinned in package.json, rules in biome.json)
@@ -51,7 +51,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 colab: | $(VENV)/.installed
 	$(PY) scripts/make_colab.py
 
-# Debian's Chromium drives the browser check of the built site (tests/test_site.py).
+# Debian's Chromium drives the browser checks of the built site (tests/test_site*.py).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

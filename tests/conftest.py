@@ -1,6 +1,10 @@
 """Shared test set-up: a headless plotting backend and no budget variables leaking in from the shell."""
+import functools
 import os
 import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -30,8 +34,6 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, driven by Playwright (the site and explorer checks share it)."""
-    from pathlib import Path
-
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Chromium is missing: `make chromium` installs Debian's package"
@@ -39,3 +41,20 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield b
         b.close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The built site ``$CNNBOOK_SITE`` served over HTTP on a free local port; yields its base URL
+    (the site and accessibility checks share it)."""
+    site = Path(os.environ.get("CNNBOOK_SITE", "")).resolve()
+    assert (site / "index.html").exists(), f"no built site at {site}"
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

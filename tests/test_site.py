@@ -10,11 +10,8 @@ CDN) is blocked and fails the page, whether or not this machine is online. After
 a page also fails if it shows raw TeX, a raw MyST role or directive, a Markdown table printed as
 text, or a widget that only a live kernel could draw.
 """
-import functools
 import os
 import re
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
@@ -24,21 +21,7 @@ from test_book import config, toc_files
 
 SITE = os.environ.get("CNNBOOK_SITE")
 pytestmark = pytest.mark.skipif(not SITE, reason="set CNNBOOK_SITE to a built site (make test does)")
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server():
-    site = Path(SITE).resolve()
-    assert (site / "index.html").exists(), f"no built site at {site}"
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+# the fixtures `server` (the site over HTTP) and `browser` (Chromium) are in conftest.py
 
 
 def is_local(url: str, base: str) -> bool:

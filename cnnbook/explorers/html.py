@@ -34,6 +34,7 @@ STYLE = """
 .cbx canvas{max-width:100%;image-rendering:pixelated;display:block}
 .cbx figcaption{font-size:12px;color:#4a5568;max-width:300px}
 .cbx-error{color:#c53030;font-weight:600}.cbx-code code{font-size:13px;word-break:break-all}
+.cbx code{color:#1a202c;background:#edf2f7}
 .cbx :focus-visible{outline:3px solid #3182ce;outline-offset:2px}
 .cbx-pad{width:280px;touch-action:none;cursor:crosshair;border:1px solid #718096}
 .cbx-buttons{margin-top:.4em;display:flex;gap:.5em}.cbx button{font:inherit;padding:.2em .7em}

@@ -90,7 +90,7 @@ function markup(id, grid) {
     '<label><input type="checkbox" data-k="ceil"> ceil_mode</label></div>' +
     '<p class="cbx-code"><code></code></p><p class="cbx-shape" aria-live="polite"></p>' +
     '<p class="cbx-error" role="alert"></p><div class="cbx-views">' +
-    '<figure><canvas class="cbx-in" role="img"></canvas><figcaption>input with its padding (blue): ' +
+    '<figure><canvas class="cbx-in" role="img" aria-label="the input image"></canvas><figcaption>input with its padding (blue): ' +
     "the chosen window (orange) and the next one (dashed)</figcaption></figure>" +
     `<figure><canvas class="cbx-out" tabindex="0" aria-describedby="${id}-unit"></canvas>` +
     "<figcaption>output: click a unit or use the arrow keys</figcaption></figure></div>" +
@@ -137,10 +137,20 @@ function drawInput(root, padded, im, st, unit, result) {
   }
   const cell = Math.max(3, Math.floor(300 / Math.max(padded.h, padded.w)));
   const tint = (i, j) => (i < p || j < p || i >= padded.h - p || j >= padded.w - p ? [0.75, 0.85, 1] : null);
-  const ctx = drawGrey(root.querySelector(".cbx-in"), padded.values, padded.h, padded.w, cell, lo, hi, tint);
+  const canvas = root.querySelector(".cbx-in");
+  const ctx = drawGrey(canvas, padded.values, padded.h, padded.w, cell, lo, hi, tint);
   box(ctx, p, p, im.h, im.w, cell, "#2b6cb0", false); // the input itself, inside its padding
-  if (!result) return { cell, lo, hi };
+  // what the picture shows, for a screen reader (role="img" needs a name)
+  const shows = `input ${im.name}, ${im.h} x ${im.w}, padded to ${padded.h} x ${padded.w}`;
+  if (!result) {
+    canvas.setAttribute("aria-label", shows);
+    return { cell, lo, hi };
+  }
   const win = windowOf(padded, st, unit[0], unit[1]);
+  canvas.setAttribute(
+    "aria-label",
+    `${shows}; the chosen window: padded rows ${win.y0} to ${win.y1 - 1}, columns ${win.x0} to ${win.x1 - 1}`,
+  );
   if (unit[1] + 1 < result.w) {
     const next = windowOf(padded, st, unit[0], unit[1] + 1);
     box(ctx, next.y0, next.x0, next.y1 - next.y0, next.x1 - next.x0, cell, "#f6ad55", true);
