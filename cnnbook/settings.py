@@ -56,6 +56,14 @@ def _number(low: float, high: float | None = None, *, low_open: bool = False) ->
     return lambda name, value: check_float(name, value, low=low, high=high, low_open=low_open)
 
 
+def _rate(name: str, value: object) -> float:
+    """A learning rate: a finite number > 0 (``inf`` would train a network of NaNs)."""
+    v = check_float(name, value, low=0, low_open=True)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number > 0, got {v}")
+    return v
+
+
 def _optional(check: Check) -> Check:
     return lambda name, value: None if value is None else check(name, value)
 
@@ -101,7 +109,7 @@ class Settings:
         "(None: cnnbook.train.default_batch_size of the training set)", _optional(_int(1)))
     lr: float | None = _setting(
         None, "peak learning rate of the schedule (None: DEFAULT_LR of the optimiser)",
-        _optional(_number(0, low_open=True)))
+        _optional(_rate))
     optimizer: str = _setting(
         "adamw", "adamw, adam or sgd (momentum 0.9)",
         _choice(OPTIMIZERS, " (or, given to fit, an optimizer or a function of the parameters)"), choices=OPTIMIZERS)

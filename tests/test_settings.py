@@ -113,3 +113,11 @@ def test_overrides_replace_fields_and_name_mistakes():
         with_overrides({"epochs": 1}, {}, caller="fit()")
     with pytest.raises(ValueError, match="lr"):
         with_overrides(base, {"lr": -1.0}, caller="fit()")
+
+
+def test_a_learning_rate_must_be_finite_and_positive():
+    for bad in (float("inf"), float("nan"), 0, -1e-3):
+        with pytest.raises(ValueError, match="lr must be a"):
+            Settings(epochs=1, lr=bad)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got inf"):
+        Settings(epochs=1, lr=float("inf"))
