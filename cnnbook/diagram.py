@@ -2,8 +2,9 @@
 
 The LeNet-5 chapter draws LeNet-5 with it and the AlexNet chapter AlexNet; any ``nn.Module`` works.
 Each layer that changes the data (a convolution, a pooling layer, a linear layer...) becomes one
-block: a stack of sheets for feature maps (C, H, W) -- the sheet's side follows H, the number of
-sheets grows with log2(C) -- and a bar for a vector (F,). A layer that keeps the number of values
+block: a stack of sheets for feature maps (C, H, W) -- the sheet's side is proportional to H, so
+that 32x32 maps look six times as wide as 5x5 ones, and the number of sheets grows with log2(C) --
+and a bar for a vector (F,). A layer that keeps the number of values
 and has no multiply-adds (an activation, dropout, flatten, an adaptive pool that changes nothing)
 is written under the block before it instead of getting its own. matplotlib is imported when a
 diagram is drawn, so ``import cnnbook`` works without it.
@@ -12,6 +13,7 @@ diagram is drawn, so ``import cnnbook`` works without it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -92,9 +94,13 @@ def _sheets(block: Block) -> int:
     return min(8, 1 + round(math.log2(max(block.shape[0], 1))))
 
 
+_MAX_SIDE = 1.6  # drawn side of the largest maps, in data units
+_MIN_SIDE = 0.05  # the least drawn side, so that 1x1 maps stay visible
+
+
 def _side(block: Block, max_side: int) -> float:
-    """The drawn height of a sheet of feature maps: the largest maps get 1.6 units."""
-    return 0.35 + 1.25 * block.shape[1] / max_side
+    """The drawn side of a sheet of feature maps, proportional to H: the largest maps get 1.6 units."""
+    return max(_MIN_SIDE, _MAX_SIDE * block.shape[1] / max_side)
 
 
 def _width(block: Block, max_side: int) -> float:
@@ -120,23 +126,65 @@ def _draw_block(ax: Axes, left: float, block: Block, max_side: int, max_len: int
                                linewidth=0.7))
 
 
-def _label(block: Block) -> str:
+_WEIGHTED = {"Conv2d": "conv", "PartialConv2d": "conv", "Linear": "fc"}
+
+
+def _numbered(blocks: list[Block]) -> list[str]:
+    """AlexNet's way to name layers: the layers with weights numbered in order (conv1..conv5,
+    fc6..fc8), a pooling layer by the number of the layer before it (pool1, pool2, pool5)."""
+    names, number = [], 0
+    for block in blocks[1:]:
+        if block.kind in _WEIGHTED:
+            number += 1
+            names.append(f"{_WEIGHTED[block.kind]}{number}")
+        elif "Pool" in block.kind or block.kind == "Subsampling":
+            names.append(f"pool{number}")
+        else:
+            names.append(_short(block.name))
+    return names
+
+
+def _block_names(blocks: list[Block], names: Sequence[str] | str | None) -> list[str]:
+    """The label of every block after the input: the layers' own names, or ``names``."""
+    if names is None:
+        return [_short(b.name) for b in blocks[1:]]
+    if isinstance(names, str):
+        if names != "numbered":
+            raise ValueError(f"names must be 'numbered', a list of {len(blocks) - 1} labels or "
+                             f"None, got {names!r}")
+        return _numbered(blocks)
+    listed = list(names)
+    if len(listed) != len(blocks) - 1 or not all(isinstance(n, str) for n in listed):
+        raise ValueError(f"names must hold one string per block after the input, "
+                         f"{len(blocks) - 1} here ({', '.join(_short(b.name) for b in blocks[1:])}), "
+                         f"got {len(listed)}: {listed!r}")
+    return listed
+
+
+def _label(block: Block, name: str) -> str:
     if block.kind == "input":
         return f"input\n{_shape_text(block.shape)}"
-    lines = [_short(block.name), block.kind, *(f"+ {k}" for k in block.extra),
+    lines = [name, block.kind, *(f"+ {k}" for k in block.extra),
              _shape_text(block.shape), f"{block.params:,} params"]
     return "\n".join(lines)
 
 
 def plot_architecture(model: nn.Module, input_shape: tuple[int, ...], ax: Axes | None = None,
-                      *, title: str | None = None) -> Figure:
+                      *, title: str | None = None,
+                      names: Sequence[str] | str | None = None) -> Figure:
     """The model as a row of blocks, input on the left, each labelled with its layer (LeNet-5 chapter).
 
     Under each block: the layer's name and type, the layers folded into it (``+ ReLU``), its
-    output shape (``6@28x28`` is 6 maps of 28x28) and its parameters. ``ax``: draw into these
-    axes (default: a new figure sized to the model). Returns the figure.
+    output shape (``6@28x28`` is 6 maps of 28x28) and its parameters. A sheet's side is
+    proportional to the maps' height. ``ax``: draw into these axes (default: a new figure sized to
+    the model). ``names``: the first line of each block's label after the input -- None for the
+    layer's own name (``C1``; ``features.0`` for an unnamed one), ``"numbered"`` for AlexNet's
+    style (``conv1`` ... ``conv5``, ``pool1``, ``fc6`` ... ``fc8``: layers with weights numbered in
+    order, a pooling layer after the one before it), or a list of one label per block
+    (ValueError, naming the blocks, if the count differs). Returns the figure.
     """
     blocks = architecture_blocks(model, input_shape)
+    labels = ["input", *_block_names(blocks, names)]
     max_side = max([b.shape[1] for b in blocks if len(b.shape) == 3] or [1])
     max_len = max([_numel(b.shape) for b in blocks if len(b.shape) != 3] or [1])
     widths = [_width(b, max_side) for b in blocks]
@@ -152,10 +200,10 @@ def plot_architecture(model: nn.Module, input_shape: tuple[int, ...], ax: Axes |
     else:
         fig = ax.figure  # type: ignore[assignment]
     x = 0.0
-    for block, width, slot in zip(blocks, widths, slots):
+    for block, name, width, slot in zip(blocks, labels, widths, slots):
         centre = x + slot / 2
         _draw_block(ax, centre - width / 2, block, max_side, max_len)
-        ax.text(centre, -0.12, _label(block), ha="center", va="top", fontsize=size)
+        ax.text(centre, -0.12, _label(block, name), ha="center", va="top", fontsize=size)
         x += slot + 0.1
     ax.set_xlim(-0.1, right)
     ax.set_ylim(bottom, 2.1)

@@ -72,3 +72,33 @@ def test_bad_input_shape_is_refused():
         plot_architecture(LeNet5(), (28, 28, -1))
     with pytest.raises(TypeError, match="model"):
         architecture_blocks("lenet", (1, 28, 28))
+
+
+def test_sheet_sides_are_proportional_to_the_maps_height():
+    fig = plot_architecture(LeNet5Classic(), (1, 32, 32))
+    widths = sorted({round(p.get_width(), 6) for p in fig.axes[0].patches if p.get_height() > 0.06
+                     and abs(p.get_width() - p.get_height()) < 1e-9})
+    # the squares drawn: 32x32 input, 28x28 (C1), 14x14 (S2), 10x10 (C3), 5x5 (S4)
+    sides = [5, 10, 14, 28, 32]
+    assert len(widths) == len(sides)
+    for w, side in zip(widths, sides):
+        assert w == pytest.approx(widths[-1] * side / 32, rel=1e-6)
+
+
+def test_numbered_names_follow_alexnet():
+    from cnnbook.models import AlexNet
+
+    fig = plot_architecture(AlexNet(), (3, 224, 224), names="numbered")
+    firsts = [t.get_text().split("\n")[0] for t in fig.axes[0].texts]
+    assert firsts == ["input", "conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5",
+                      "pool5", "fc6", "fc7", "fc8"]
+
+
+def test_names_given_one_per_block():
+    names = ["c1", "p1", "c2", "p2", "f1", "f2", "out"]
+    fig = plot_architecture(LeNet5(), (1, 28, 28), names=names)
+    assert [t.get_text().split("\n")[0] for t in fig.axes[0].texts] == ["input", *names]
+    with pytest.raises(ValueError, match=r"one string per block after the input, 7 here \(features.0, features.2"):
+        plot_architecture(LeNet5(), (1, 28, 28), names=names[:-1])
+    with pytest.raises(ValueError, match="names must be 'numbered'"):
+        plot_architecture(LeNet5(), (1, 28, 28), names="alexnet")
