@@ -141,6 +141,41 @@ def test_alexnet_cifar_options_change_the_network():
     assert n_params(AlexNetCIFAR(width=0.25)) < n_params(AlexNetCIFAR(width=0.5)) / 3
 
 
+def kinds_of(classifier: nn.Module) -> list[str]:
+    return [type(m).__name__ for m in classifier]
+
+
+@pytest.mark.parametrize("make", [lambda: AlexNet(lrn=False), lambda: AlexNetCIFAR(width=0.125)])
+def test_dropout_drops_the_outputs_of_fc6_and_fc7_as_the_paper(make):
+    # the paper: fc6, ReLU, dropout, fc7, ReLU, dropout, fc8 (torchvision drops fc6's and fc7's inputs)
+    with torch.device("meta"):
+        model = make()
+    kinds = kinds_of(model.classifier)
+    assert kinds[0] == "Linear" and kinds[-1] == "Linear"
+    assert kinds[1:3] in (["ReLU", "Dropout"], ["Tanh", "Dropout"])
+    assert kinds[3] == "Linear" and kinds[4:6] in (["ReLU", "Dropout"], ["Tanh", "Dropout"])
+    assert kinds.count("Dropout") == 2 and len(kinds) == 7
+
+
+def test_torchvision_keeps_its_dropout_before_fc6_and_fc7():
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        tv = torchvision.models.alexnet(weights=None)
+    assert kinds_of(tv.classifier)[:2] == ["Dropout", "Linear"]  # the deviation the chapter names
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_alexnet_cifar_starts_near_ln10(activation):
+    # the output layer is drawn with std 0.01 as in the paper: near-zero logits, loss near ln 10
+    torch.manual_seed(0)
+    model = AlexNetCIFAR(activation=activation, width=0.125, in_channels=1).eval()
+    x, y = torch.randn(256, 1, 32, 32), torch.randint(0, 10, (256,))
+    with torch.no_grad():
+        loss = F.cross_entropy(model(x), y).item()
+    assert abs(loss - np.log(10)) < 0.1
+    assert float(model.classifier[-1].weight.detach().std()) == pytest.approx(0.01, rel=0.1)
+
+
 # ------------------------------------------------------------------------ parameter counts
 
 
