@@ -81,8 +81,9 @@ def test_planted_mistakes_are_named(wrong, words):
 
 
 def test_the_reference_is_the_paper_model():
-    from cnnbook.models import AlexNet
     import torch
+
+    from cnnbook.models import AlexNet
     with torch.device("meta"):
         model = AlexNet(10, dropout=0.5, lrn=False)
     got = [(type(m).__name__, (m.in_features, m.out_features) if isinstance(m, nn.Linear)
