@@ -14,12 +14,16 @@ Everything a chapter needs is re-exported here; each lives in a module named aft
 from . import exercises
 from .conv import conv2d
 from .data import (
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
     DataFileError,
     DeviceLoader,
     ImageDataset,
     as_dataset,
     compose,
     load_cifar10,
+    load_fashion_mnist,
     load_mnist,
     pad_images,
     random_crop,
@@ -84,6 +88,7 @@ __all__ = [
     "architecture_blocks", "plot_architecture", "Table", "layers_table",
     # data
     "ImageDataset", "DataFileError", "load_mnist", "load_cifar10", "as_dataset", "pad_images", "DeviceLoader",
+    "load_fashion_mnist", "FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD",
     "random_shift", "random_crop", "random_flip", "compose",
     # training
     "fit", "Settings", "evaluate", "predict", "History", "accuracy_vs_noise", "accuracy_vs_shift",

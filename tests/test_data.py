@@ -41,6 +41,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def write_mnist(folder: Path, split: str = "train", n: int = 20, gz: bool = False, seed: int = 0):
+    """Tiny IDX files in MNIST's format (Fashion-MNIST's too: the same names and layout)."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
     labels = (np.arange(n) % 10).astype(np.uint8)
@@ -215,13 +216,25 @@ def test_missing_bundled_subset_is_a_clear_error(tmp_path, monkeypatch):
         D.load_mnist(tmp_path, download=False, verbose=False)
 
 
-def test_bundled_subset_is_small_and_credited():
-    folder = Path(D.__file__).parent.parent / "_data"
-    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    assert total <= 3_000_000
-    readme = (folder / "README.md").read_text()
-    for must in ("LeCun", "Cortes", "Burges", "CC BY-SA 3.0", "make_mnist_subset.py"):
+PACKAGE_DATA = Path(D.__file__).parent.parent / "_data"
+
+
+@pytest.mark.parametrize("folder, most", [("mnist", 3_000_000), ("fashion_mnist", 4_000_000)])
+def test_bundled_subset_is_small(folder, most):
+    total = sum(p.stat().st_size for p in (PACKAGE_DATA / folder).iterdir() if p.is_file())
+    assert 0 < total <= most
+
+
+def test_bundled_subsets_are_credited_and_their_md5s_stated():
+    readme = (PACKAGE_DATA / "README.md").read_text()
+    for must in ("LeCun", "Cortes", "Burges", "CC BY-SA 3.0", "make_mnist_subset.py", "Zalando Research",
+                 "Xiao", "Rasul", "Vollgraf", "MIT", "--dataset fashion-mnist"):
         assert must in readme
+    for folder in ("mnist", "fashion_mnist"):
+        section = readme[readme.index(f"## {folder}/"):]
+        for path in sorted((PACKAGE_DATA / folder).iterdir()):
+            md5 = hashlib.md5(path.read_bytes()).hexdigest()
+            assert f"| {path.name} |" in section and md5 in section.split("\n## ")[0], (folder, path.name)
 
 
 def test_offline_download_attempt_is_quick(tmp_path, capsys, monkeypatch):
@@ -254,6 +267,120 @@ def test_failed_download_leaves_no_partial_files(tmp_path):
             (tmp_path / "cifar-10-batches-bin").mkdir()
             raise RuntimeError("connection reset")
     assert [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
+
+# ----------------------------------------------------------------------------- Fashion-MNIST
+
+
+def test_offline_fashion_mnist_falls_back_to_bundled_subset(tmp_path, capsys):
+    ds = D.load_fashion_mnist(tmp_path, download=False)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("Fashion-MNIST not found") and str(tmp_path) in out
+    assert "bundled" in out and "6,000 train images" in out
+    assert ds.source == "bundled" and ds.name == "Fashion-MNIST (bundled subset)"
+    assert ds.classes == D.FASHION_MNIST_CLASSES and len(ds.classes) == 10 and ds.classes[9] == "Ankle boot"
+    assert ds.images.shape == (6_000, 1, 28, 28) and ds.images.dtype == torch.uint8
+    assert torch.bincount(ds.labels, minlength=10).tolist() == [600] * 10
+    pixels = ds.images.float() / 255
+    assert abs(pixels.mean().item() - ds.mean[0]) < 5e-4 and abs(pixels.std().item() - ds.std[0]) < 5e-4
+    test = D.load_fashion_mnist(tmp_path, "test", download=False, verbose=False)
+    assert capsys.readouterr().out == ""
+    assert torch.bincount(test.labels, minlength=10).tolist() == [200] * 10
+    assert test.mean == ds.mean and test.classes == ds.classes
+    # a different dataset from the bundled MNIST: its own images
+    assert not torch.equal(test.images, D.load_mnist(tmp_path, "test", download=False, verbose=False).images)
+
+
+def test_fashion_mnist_names_and_statistics_are_torchvisions_and_the_datas():
+    assert D.FASHION_MNIST_CLASSES == ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                       "Shirt", "Sneaker", "Bag", "Ankle boot")
+    assert D.FASHION_MNIST_MEAN == (0.2860,) and D.FASHION_MNIST_STD == (0.3530,)
+    tv = pytest.importorskip("torchvision.datasets")
+    for table, theirs in ((data_files._MNIST, tv.MNIST), (data_files._FASHION_MNIST, tv.FashionMNIST)):
+        assert table.mirrors == tuple(theirs.mirrors) and table.resources == tuple(theirs.resources)
+        assert table.classes == tuple(theirs.classes) or table.name == "MNIST"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("folder", ["FashionMNIST/raw", "fashion-mnist"])
+def test_fashion_mnist_idx_files_load_exactly(tmp_path, gz, folder):
+    for split in ("train", "test"):
+        images, labels, _ = write_mnist(tmp_path / folder, split, n=11 if split == "train" else 7, gz=gz,
+                                        seed=len(split))
+        ds = D.load_fashion_mnist(tmp_path, split, download=False)
+        assert ds.source == "local" and ds.name == "Fashion-MNIST"
+        assert ds.classes == D.FASHION_MNIST_CLASSES and ds.mean == D.FASHION_MNIST_MEAN
+        assert ds.images.shape == (len(labels), 1, 28, 28) and ds.images.dtype == torch.uint8
+        assert torch.equal(ds.images[:, 0], torch.from_numpy(images))
+        assert ds.labels.tolist() == labels.tolist()
+
+
+def test_mnist_and_fashion_mnist_never_take_each_others_files(tmp_path, capsys):
+    """The same file names: each loader looks only in its own folders (MNIST also in ROOT itself)."""
+    mnist_images, _, _ = write_mnist(tmp_path / "MNIST" / "raw", "test", n=5, seed=1)
+    fashion_images, _, _ = write_mnist(tmp_path / "FashionMNIST" / "raw", "test", n=6, seed=2)
+    assert torch.equal(D.load_mnist(tmp_path, "test", download=False).images[:, 0], torch.from_numpy(mnist_images))
+    assert torch.equal(D.load_fashion_mnist(tmp_path, "test", download=False).images[:, 0],
+                       torch.from_numpy(fashion_images))
+    only_root = tmp_path / "root"
+    write_mnist(only_root, "test", n=5)
+    assert D.load_mnist(only_root, "test", download=False).source == "local"
+    assert D.load_fashion_mnist(only_root, "test", download=False, verbose=False).source == "bundled"
+
+
+def test_fashion_mnist_bad_labels_and_sizes_name_the_file(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    _, _, (images_path, labels_path) = write_mnist(raw, "test", n=10)
+    labels_path.write_bytes(idx_bytes(np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 10])))
+    with pytest.raises(D.DataFileError, match=r"labels must be classes 0\.\.9, found 10") as err:
+        D.load_fashion_mnist(tmp_path, "test", download=False)
+    assert err.value.path == labels_path and "call load_fashion_mnist() again" in str(err.value)
+    images_path.write_bytes(idx_bytes(np.zeros((10, 32, 32))))
+    with pytest.raises(D.DataFileError, match="Fashion-MNIST images are 28x28"):
+        D.load_fashion_mnist(tmp_path, "test", download=False)
+
+
+def test_fashion_mnist_download_goes_to_torchvisions_folder(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake_download(root, table, verbose):  # stands in for torchvision's downloader
+        calls.append((table.name, table.folders[0]))
+        write_mnist(root / table.folders[0], "train", n=10, gz=True)
+        return True
+
+    monkeypatch.setattr(data_files, "_download_idx", fake_download)
+    ds = D.load_fashion_mnist(tmp_path)
+    assert calls == [("Fashion-MNIST", "FashionMNIST/raw")]
+    assert ds.source == "download" and ds.name == "Fashion-MNIST" and len(ds) == 10
+    assert capsys.readouterr().out == "" and D.load_fashion_mnist(tmp_path).source == "local"
+
+
+def test_fashion_mnist_offline_download_attempt_is_quick_and_says_so(tmp_path, capsys, monkeypatch):
+    probed = []
+    monkeypatch.setattr(data_files, "online", lambda url: probed.append(url) or False)
+    for env in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(env, raising=False)
+    start = time.perf_counter()
+    ds = D.load_fashion_mnist(tmp_path, "test")
+    assert time.perf_counter() - start < 5 and probed == [data_files._FASHION_MNIST.mirrors[0]]
+    out = capsys.readouterr().out
+    assert ds.source == "bundled" and out.count("\n") == 1 and "could not be downloaded" in out
+
+
+def test_fashion_mnist_missing_bundled_subset_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_files, "_BUNDLED_FASHION_MNIST", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST is not in .*reinstall cnnbook"):
+        D.load_fashion_mnist(tmp_path, download=False, verbose=False)
+
+
+@pytest.mark.parametrize("root, split, error, words", [
+    ("test", "train", ValueError, "looks like a split name"),
+    (None, "val", ValueError, "split must be 'train' or 'test'"),
+    (3, "train", TypeError, "root must be a folder path"),
+])
+def test_fashion_mnist_bad_arguments(tmp_path, monkeypatch, root, split, error, words):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=words):
+        D.load_fashion_mnist(root, split, download=False)
 
 
 # ----------------------------------------------------------------------------- CIFAR-10

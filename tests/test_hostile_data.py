@@ -1,5 +1,6 @@
 """Hostile and damaged data files (issue 22): CIFAR-10's binary batches and class names, its
-Python version, its archive, MNIST's IDX files raw and gzip-compressed, gzip bombs.
+Python version, its archive, MNIST's and Fashion-MNIST's IDX files raw and gzip-compressed, gzip
+bombs.
 
 Each gets one DataFileError line naming the file, within bounded memory (an address-space cap and
 tracemalloc) and time; the files are left as they were and nothing else is written into their
@@ -13,6 +14,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -331,6 +333,39 @@ def test_load_mnist_refuses_more_records_than_mnist_has(tmp_path):
     (raw / "t10k-labels-idx1-ubyte").write_bytes(idx((10_001,), bytes(10_001)))
     refused(lambda: cb.load_mnist(tmp_path, "test", download=False), path,
             "its header announces 10,001 records, more than the 10,000 this file can hold", tmp_path, SLACK)
+
+
+@pytest.mark.parametrize("folder", ["FashionMNIST/raw", "fashion-mnist"])
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("content, words", [
+    (idx((3, 28, 28), bytes(2 * 784 + 5)), "the file is truncated"),  # 2 images and a bit of one
+    (idx((3, 28, 28), bytes(3 * 784 + 1)), "has data beyond the (3, 28, 28) = 2,352 bytes"),
+    (idx((10_001, 28, 28), bytes(784)), "10,001 records, more than the 10,000 this file can hold"),
+    (b"\x00\x00\x08\x01" + idx((3, 28, 28), bytes(3 * 784))[4:], "bad magic number 0x00000801"),
+    (b"\x1f\x8c" + bytes(100), "bad magic number 0x1f8c0000"),
+])
+def test_load_fashion_mnist_refuses_damaged_files(tmp_path, folder, gz, content, words):
+    """Fashion-MNIST's files go through the same bounded reader: truncated, oversized, a wrong magic
+    number -- one DataFileError line naming the file, with the loader's own advice."""
+    raw = tmp_path / folder
+    raw.mkdir(parents=True)
+    path = raw / ("t10k-images-idx3-ubyte" + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(content) if gz else content)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(idx((3,), bytes(3)))
+    err = refused(lambda: cb.load_fashion_mnist(tmp_path, "test", download=False), path, words, tmp_path,
+                  2 * len(content) + SLACK)
+    assert "call load_fashion_mnist() again" in str(err)
+
+
+def test_a_damaged_copy_of_the_bundled_fashion_mnist_subset(tmp_path, monkeypatch):
+    copy = tmp_path / "bundled"
+    shutil.copytree(REPO / "cnnbook" / "_data" / "fashion_mnist", copy)
+    path = copy / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-100])
+    monkeypatch.setattr(data_files, "_BUNDLED_FASHION_MNIST", copy)
+    err = refused(lambda: cb.load_fashion_mnist(tmp_path / "empty", "test", download=False, verbose=False),
+                  path, "cannot be read", copy, 4 * path.stat().st_size + SLACK)
+    assert "bundled with cnnbook is damaged: reinstall cnnbook" in str(err)
 
 
 def gzip_stream(header: bytes, zeros: int, tail: bytes = b"") -> bytes:

@@ -20,9 +20,12 @@ from .._checks import check_int
 from ..errors import CnnbookError, printable
 
 __all__ = ["ImageDataset", "DataFileError", "as_dataset", "pad_images", "describe",
-           "MNIST_CLASSES", "CIFAR10_CLASSES", "STAND_IN_CLASSES", "SPLITS"]
+           "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES", "STAND_IN_CLASSES", "SPLITS"]
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
+# Fashion-MNIST's classes 0..9, with torchvision's names (FashionMNIST.classes)
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                         "Bag", "Ankle boot")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 STAND_IN_CLASSES = ("stripes-h", "stripes-v", "stripes-diag", "checker", "dots",
                     "disc", "ring", "square", "cross", "triangle")

@@ -1,7 +1,9 @@
 """Data files: find them, download them (checksums checked), read them with every size checked.
 
-* :func:`load_mnist` reads MNIST's IDX files (:func:`read_idx`), else downloads them, else falls back
-  to the real MNIST subset bundled with cnnbook;
+* :func:`load_mnist` and :func:`load_fashion_mnist` read IDX files (:func:`read_idx`), else download
+  them, else fall back to the real subset of the dataset bundled with cnnbook -- one function body
+  for both, the differences between the datasets are data (:class:`_IdxFiles`, as torchvision's
+  ``mnist.py`` does);
 * :func:`load_cifar10` reads CIFAR-10's *binary version* (records of one label byte and 3,072 pixel
   bytes; nothing in a file is ever run), else downloads and unpacks it (:mod:`cnnbook.data.download`),
   else falls back to the generated stand-in (:mod:`cnnbook.data.standin`).
@@ -25,25 +27,77 @@ from typing import BinaryIO, Callable
 import torch
 from torch import Tensor
 
-from .dataset import CIFAR10_CLASSES, MNIST_CLASSES, SPLITS, DataFileError, ImageDataset
+from .dataset import CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES, SPLITS, DataFileError, ImageDataset
 from .download import download_guard, fetch, md5_of, online, unpack_tar
 from .standin import cifar10_stand_in
 
-__all__ = ["load_mnist", "load_cifar10", "read_idx", "default_root",
-           "MNIST_MEAN", "MNIST_STD", "CIFAR10_MEAN", "CIFAR10_STD"]
+__all__ = ["load_mnist", "load_fashion_mnist", "load_cifar10", "read_idx", "default_root", "MNIST_MEAN",
+           "MNIST_STD", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "CIFAR10_MEAN", "CIFAR10_STD"]
 
-# Normalisation constants: the full datasets' well-known training statistics; the bundled subset's
-# is measured on its own training split (tests check them against the data).
+# Normalisation constants: the full datasets' training statistics (mean and std of pixel / 255; MNIST's
+# and CIFAR-10's are the well-known values, Fashion-MNIST's measured by scripts/make_mnist_subset.py on
+# all 60,000 training images); the bundled subsets' are measured on their own training split (tests
+# check them against the data).
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = (0.2860,), (0.3530,)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 _BUNDLED_MNIST_MEAN, _BUNDLED_MNIST_STD = (0.1312,), (0.3086,)
+_BUNDLED_FASHION_MNIST_MEAN, _BUNDLED_FASHION_MNIST_STD = (0.2873,), (0.3540,)
 
-# MNIST: the IDX files of each split and the most records each may hold (the full dataset's)
-_MNIST_FILES = {
+_PACKAGE_DATA = Path(__file__).resolve().parent.parent / "_data"
+_BUNDLED_MNIST = _PACKAGE_DATA / "mnist"
+_BUNDLED_FASHION_MNIST = _PACKAGE_DATA / "fashion_mnist"
+
+
+@dataclass(frozen=True)
+class _IdxFiles:
+    """A dataset of 28x28 images in four IDX files (MNIST's format), as published."""
+
+    name: str                         # "MNIST"; the bundled subset is "<name> (bundled subset)"
+    loader: str                       # the function that loads it, named in advice
+    folders: tuple[str, ...]          # where under ROOT to look, in order ("" is ROOT itself);
+                                      # downloads go into the first
+    splits: dict[str, tuple[tuple[str, int], tuple[str, int]]]  # split -> (images, labels) files
+                                      # and the most records each may hold (the full dataset's)
+    mirrors: tuple[str, ...]          # download: the first that works, per file
+    resources: tuple[tuple[str, str], ...]  # (file name on the mirror, md5 of that file)
+    classes: tuple[str, ...]
+    label_words: str                  # what a label is, in error messages
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    bundled_mean: tuple[float, ...]
+    bundled_std: tuple[float, ...]
+    bundled_what: str                 # the subset, in the line printed when it is used
+
+
+_IDX_SPLITS = {
     "train": (("train-images-idx3-ubyte", 60_000), ("train-labels-idx1-ubyte", 60_000)),
     "test": (("t10k-images-idx3-ubyte", 10_000), ("t10k-labels-idx1-ubyte", 10_000)),
 }
-_BUNDLED_MNIST = Path(__file__).resolve().parent.parent / "_data" / "mnist"
+# mirrors and md5s: torchvision's (torchvision/datasets/mnist.py, classes MNIST and FashionMNIST)
+_MNIST = _IdxFiles(
+    name="MNIST", loader="load_mnist", folders=("MNIST/raw", ""), splits=_IDX_SPLITS,
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+    resources=(("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+               ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+               ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+               ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c")),
+    classes=MNIST_CLASSES, label_words="digits", mean=MNIST_MEAN, std=MNIST_STD,
+    bundled_mean=_BUNDLED_MNIST_MEAN, bundled_std=_BUNDLED_MNIST_STD,
+    bundled_what="12,000 train / 2,000 test images, every digit equally often",
+)
+_FASHION_MNIST = _IdxFiles(
+    name="Fashion-MNIST", loader="load_fashion_mnist", folders=("FashionMNIST/raw", "fashion-mnist"),
+    splits=_IDX_SPLITS,
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    resources=(("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+               ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+               ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+               ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310")),
+    classes=FASHION_MNIST_CLASSES, label_words="classes", mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD,
+    bundled_mean=_BUNDLED_FASHION_MNIST_MEAN, bundled_std=_BUNDLED_FASHION_MNIST_STD,
+    bundled_what="6,000 train / 2,000 test images, every class equally often",
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +139,7 @@ _PYTHON_VERSION_PROBLEM = ("this is CIFAR-10's Python version (batches of Python
                            "does not read: loading Python objects from a file can run any code")
 
 # Checked before downloading, so that offline is detected fast
-_PROBE_URL = {"mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/", "cifar10": _CIFAR10.url}
+_PROBE_URL = {"cifar10": _CIFAR10.url}  # IDX datasets: their first mirror
 _CHUNK = 1 << 22  # files are read (and inflated) 4 MiB at a time
 _DEFLATE_MAX_RATIO = 1032  # deflate turns one byte into at most 1032: a .gz file holds at most this much
 
@@ -125,22 +179,22 @@ def _make_folder(root: Path, folder: Path) -> None:
                          f"pass root= a writable folder or set CNNBOOK_DATA") from err
 
 
-def _download_mnist(root: Path, verbose: bool) -> bool:
-    """Download the four MNIST files into ``root/MNIST/raw`` with torchvision (md5-checked)."""
+def _download_idx(root: Path, table: _IdxFiles, verbose: bool) -> bool:
+    """Download the four files of ``table`` into ``root/<its first folder>`` with torchvision's
+    downloader (each file's md5 checked), trying the mirrors in turn. False if any of it fails."""
     _make_folder(root, root)
-    if not online(_PROBE_URL["mnist"]):
+    if not online(table.mirrors[0]):
         return False
-    raw = root / "MNIST" / "raw"
+    raw = root / table.folders[0]
     _make_folder(root, raw)
     try:
-        from torchvision.datasets import MNIST
         from torchvision.datasets.utils import download_and_extract_archive
     except ImportError:
         return False
     try:
         with download_guard(raw, verbose):
-            for filename, md5 in MNIST.resources:
-                for mirror in MNIST.mirrors:
+            for filename, md5 in table.resources:
+                for mirror in table.mirrors:
                     try:
                         download_and_extract_archive(mirror + filename, download_root=str(raw),
                                                      filename=filename, md5=md5)
@@ -152,6 +206,11 @@ def _download_mnist(root: Path, verbose: bool) -> bool:
     except Exception:  # noqa: BLE001
         return False
     return True
+
+
+def _download_mnist(root: Path, verbose: bool) -> bool:
+    """Download the four MNIST files into ``root/MNIST/raw`` (md5-checked)."""
+    return _download_idx(root, _MNIST, verbose)
 
 
 def _download_cifar10(root: Path, verbose: bool) -> bool:
@@ -188,7 +247,7 @@ def _fallback_note(what: str, root: Path, download: bool, using: str, verbose: b
         print(f"{what} not found in {root} and {why}: using {using}.")
 
 
-# ----------------------------------------------------------------------------- MNIST (IDX files)
+# ----------------------------------------------------------------------------- MNIST, Fashion-MNIST (IDX files)
 
 
 def _open_idx(path: Path) -> BinaryIO:
@@ -284,29 +343,62 @@ def _read_at_most(f: BinaryIO, expected: int) -> bytearray:
     return data
 
 
-def _find_mnist(root: Path, split: str) -> tuple[Path, Path] | None:
-    """The (images, labels) files of ``split`` in ROOT/MNIST/raw (torchvision's layout) or ROOT."""
-    for folder in (root / "MNIST" / "raw", root):
+def _find_idx(root: Path, table: _IdxFiles, split: str, folders: tuple[str, ...] | None = None
+              ) -> tuple[Path, Path] | None:
+    """The (images, labels) files of ``split`` in the first of ``folders`` (default:
+    ``table.folders``; "" is ``root`` itself) under ``root`` that holds both (each gzip-compressed
+    or not)."""
+    for folder in (root / sub if sub else root for sub in folders or table.folders):
         paths: list[Path] = []
-        for name, _ in _MNIST_FILES[split]:
+        for name, _ in table.splits[split]:
             paths += [p for p in (folder / name, folder / f"{name}.gz") if p.is_file()][:1]
         if len(paths) == 2:
             return paths[0], paths[1]
     return None
 
 
-def _read_mnist(images_path: Path, labels_path: Path, split: str, advice: str) -> tuple[Tensor, Tensor]:
-    (_, max_images), (_, max_labels) = _MNIST_FILES[split]
+def _read_idx_pair(images_path: Path, labels_path: Path, table: _IdxFiles, split: str,
+                   advice: str) -> tuple[Tensor, Tensor]:
+    (_, max_images), (_, max_labels) = table.splits[split]
     images = read_idx(images_path, ndim=3, advice=advice, max_count=max_images)
     labels = read_idx(labels_path, ndim=1, advice=advice, max_count=max_labels)
     if images.shape[1:] != (28, 28):
-        raise DataFileError(images_path, f"MNIST images are 28x28, this file holds {tuple(images.shape[1:])}", advice)
+        raise DataFileError(images_path, f"{table.name} images are 28x28, this file holds "
+                            f"{tuple(images.shape[1:])}", advice)
     if len(labels) != len(images):
         raise DataFileError(labels_path, f"{len(labels):,} labels for the {len(images):,} images of "
                             f"{images_path.name}", advice)
-    if len(labels) and int(labels.max()) > 9:
-        raise DataFileError(labels_path, f"labels must be digits 0..9, found {int(labels.max())}", advice)
+    top = len(table.classes) - 1
+    if len(labels) and int(labels.max()) > top:
+        raise DataFileError(labels_path, f"labels must be {table.label_words} 0..{top}, found "
+                            f"{int(labels.max())}", advice)
     return images.unsqueeze(1), labels.long()
+
+
+def _load_idx(table: _IdxFiles, bundled: Path, root: str | os.PathLike | None, split: str, download: bool,
+              verbose: bool, fetch_files: Callable[[Path, bool], bool]) -> ImageDataset:
+    """The one body of :func:`load_mnist` and :func:`load_fashion_mnist`: ``root``'s files, else
+    ``fetch_files(root, verbose)`` then its files, else the subset in the folder ``bundled``."""
+    root = _check_args(root, split)
+    advice = f"Delete it and call {table.loader}() again to download a fresh copy."
+    found, source = _find_idx(root, table, split), "local"
+    if found is None and download and fetch_files(root, verbose):
+        found, source = _find_idx(root, table, split), "download"
+    if found is not None:
+        images, labels = _read_idx_pair(*found, table, split, advice)
+        return ImageDataset(images, labels, table.classes, table.name, source, table.mean, table.std)
+    found = _find_idx(bundled, table, split, ("",))
+    if found is None:
+        raise FileNotFoundError(f"{table.name} is not in {root}, could not be downloaded, and the subset "
+                                f"bundled with cnnbook is missing from {bundled}: reinstall cnnbook with its "
+                                f"package data, or put {table.name}'s IDX files into "
+                                f"{root / table.folders[0]}")
+    images, labels = _read_idx_pair(*found, table, split,
+                                    "The copy bundled with cnnbook is damaged: reinstall cnnbook.")
+    _fallback_note(table.name, root, download, f"the subset of real {table.name} bundled with cnnbook "
+                   f"({len(images):,} {split} images)", verbose)
+    return ImageDataset(images, labels, table.classes, f"{table.name} (bundled subset)", "bundled",
+                        table.bundled_mean, table.bundled_std)
 
 
 def load_mnist(root: str | os.PathLike | None = None, split: str = "train", *, download: bool = True,
@@ -320,24 +412,26 @@ def load_mnist(root: str | os.PathLike | None = None, split: str = "train", *, d
     often) and prints one line saying so (``verbose=False`` silences it). A file holding more
     records than MNIST's own is refused. LeNet-5 chapter.
     """
-    root = _check_args(root, split)
-    advice = "Delete it and call load_mnist() again to download a fresh copy."
-    found, source = _find_mnist(root, split), "local"
-    if found is None and download and _download_mnist(root, verbose):
-        found, source = _find_mnist(root, split), "download"
-    if found is not None:
-        images, labels = _read_mnist(*found, split, advice)
-        return ImageDataset(images, labels, MNIST_CLASSES, "MNIST", source, MNIST_MEAN, MNIST_STD)
-    bundled = _find_mnist(_BUNDLED_MNIST, split)
-    if bundled is None:
-        raise FileNotFoundError(f"MNIST is not in {root}, could not be downloaded, and the subset bundled "
-                                f"with cnnbook is missing from {_BUNDLED_MNIST}: reinstall cnnbook with its "
-                                f"package data, or put MNIST's IDX files into {root}")
-    images, labels = _read_mnist(*bundled, split, "The copy bundled with cnnbook is damaged: reinstall cnnbook.")
-    _fallback_note("MNIST", root, download, f"the subset of real MNIST bundled with cnnbook "
-                   f"({len(images):,} {split} images)", verbose)
-    return ImageDataset(images, labels, MNIST_CLASSES, "MNIST (bundled subset)", "bundled",
-                        _BUNDLED_MNIST_MEAN, _BUNDLED_MNIST_STD)
+    return _load_idx(_MNIST, _BUNDLED_MNIST, root, split, download, verbose,
+                     lambda at, loud: _download_mnist(at, loud))
+
+
+def load_fashion_mnist(root: str | os.PathLike | None = None, split: str = "train", *, download: bool = True,
+                       verbose: bool = True) -> ImageDataset:
+    """Fashion-MNIST's photographs of clothing of ``split`` ("train": 60,000, "test": 10,000) as
+    uint8 (N, 1, 28, 28), in 10 classes (:data:`FASHION_MNIST_CLASSES`, torchvision's names), made
+    by Zalando Research (Xiao, Rasul and Vollgraf, 2017) in MNIST's format.
+
+    Exactly as :func:`load_mnist`: looks in ``ROOT/FashionMNIST/raw/`` (torchvision's layout) or
+    ``ROOT/fashion-mnist/``, gzip-compressed or not, else downloads the files (torchvision's mirror
+    and md5 checksums) unless ``download=False``, else falls back to the subset of real
+    Fashion-MNIST bundled with cnnbook (6,000 train / 2,000 test images, every class equally often)
+    and prints one line saying so (``verbose=False`` silences it). Both splits are normalised with
+    the training split's mean/std (:data:`FASHION_MNIST_MEAN`, :data:`FASHION_MNIST_STD`; the
+    subset's own for the subset). AlexNet chapter.
+    """
+    return _load_idx(_FASHION_MNIST, _BUNDLED_FASHION_MNIST, root, split, download, verbose,
+                     lambda at, loud: _download_idx(at, _FASHION_MNIST, loud))
 
 
 # ----------------------------------------------------------------------------- CIFAR-10 (binary version)
