@@ -19,6 +19,7 @@ from cnnbook.models import (
     Subsampling,
     c3_connection_table,
     min_input_size,
+    paper_layer_names,
 )
 from cnnbook.models.alexnet import PaperLRN
 from cnnbook.padding import layers_output_size
@@ -507,3 +508,12 @@ def test_paper_lrn_is_pytorchs_lrn():
         assert torch.allclose(g_ours, g_theirs, rtol=1e-4, atol=1e-5)
     assert all(isinstance(m, PaperLRN) for m in AlexNetCIFAR(width=0.0625).modules()
                if isinstance(m, nn.LocalResponseNorm))
+
+
+def test_paper_layer_names():
+    with torch.device("meta"):
+        names = paper_layer_names(AlexNet(lrn=False))
+    assert [v for v in names.values() if v.startswith(("conv", "fc"))] == [
+        "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+    assert names["features.0"] == "conv1" and names["classifier.0"] == "fc6" and names["classifier.6"] == "fc8"
+    assert [v for v in names.values() if v.startswith("pool")] == ["pool1", "pool2", "pool5"]

@@ -14,7 +14,7 @@ from torch import nn
 from .._checks import check_float, check_int, check_tensor
 from ..padding import layers_output_size, same_padding
 
-__all__ = ["AlexNet", "AlexNetCIFAR", "PaperLRN", "min_input_size"]
+__all__ = ["AlexNet", "AlexNetCIFAR", "PaperLRN", "min_input_size", "paper_layer_names"]
 
 
 class PaperLRN(nn.LocalResponseNorm):
@@ -63,6 +63,25 @@ def min_input_size(layers: nn.Module) -> int:
     while not survives(n):
         n += 1
     return n
+
+
+def paper_layer_names(model: nn.Module) -> dict[str, str]:
+    """The paper's names of ``model``'s layers, by their names in the model: the convolutions in
+    order conv1, conv2, ..., the fully connected layers fc6, fc7, ... after them, and each max pool
+    after the convolution it follows (pool1, pool2, pool5 in AlexNet), e.g.
+    ``{"features.0": "conv1", ..., "classifier.6": "fc8"}`` (AlexNet chapter)."""
+    names: dict[str, str] = {}
+    convs = linears = 0
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            convs += 1
+            names[name] = f"conv{convs}"
+        elif isinstance(module, nn.Linear):
+            linears += 1
+            names[name] = f"fc{convs + linears}"
+        elif isinstance(module, nn.MaxPool2d):
+            names[name] = f"pool{convs}"
+    return names
 
 
 def _check_head(num_classes: int, dropout: float) -> None:
