@@ -143,7 +143,7 @@ def test_alexnet_cifar_options_change_the_network():
 
 
 def kinds_of(classifier: nn.Module) -> list[str]:
-    return [type(m).__name__ for m in classifier]
+    return [type(m).__name__ for m in classifier.children()]
 
 
 @pytest.mark.parametrize("make", [lambda: AlexNet(lrn=False), lambda: AlexNetCIFAR(width=0.125)])
