@@ -3,15 +3,18 @@
 The AlexNet chapter asks which of the 2012 paper's ideas matter::
 
     settings = replace(ALEXNET_CIFAR, epochs=20)   # cnnbook.recipes
-    rows = run_ablation(ALEXNET_ABLATIONS, train, test, settings, val=val,
-                        base={"width": 0.125}, seeds=(0, 1, 2))
-    ablation_table(rows)          # a table: train and test accuracy, the gap, the spread over seeds
+    rows = run_tuned(ALEXNET_ABLATIONS, train, val, test, settings, rates=(1e-3, 2e-3, 4e-3),
+                     base={"width": 0.125}, seeds=(0, 1, 2))
+    ablation_table(rows)   # train, validation and test accuracy, the spread over seeds, the gap
 
 Each :class:`Variant` names what it changes: keyword arguments of
 :class:`~cnnbook.models.AlexNetCIFAR`, whether it trains with the augmentation, or training
 settings (the paper's optimiser, :data:`PAPER_RECIPE`). Everything else -- data, settings, seeds --
-is shared, so the rows differ by one choice. Every variant is trained once per seed; the train and
-test accuracies of the finished network are measured once per run, on the images as they are.
+is shared, so the rows differ by one choice. :func:`run_tuned` gives every variant its own learning
+rate, the one of a small grid with the best validation accuracy, since a rate chosen for one
+network need not suit another; :func:`run_ablation` trains every variant with the shared
+settings. The train, validation and test accuracies of a finished network are measured once per
+run, on the images as they are; the test set only on the runs that are reported.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from .tables import Table
 from .train import History, evaluate, fit
 
 __all__ = ["Variant", "Run", "AblationRow", "ALEXNET_ABLATIONS", "PAPER_RECIPE", "PAPER_OPTIMISER",
-           "run_ablation", "ablation_table", "clear_of"]
+           "run_ablation", "run_tuned", "ablation_table", "clear_of", "standard_error"]
 
 Data = Union[ImageDataset, DeviceLoader, tuple[Tensor, Tensor]]
 """What :func:`cnnbook.fit` trains and tests on: a dataset, a loader or an (images, labels) pair."""
@@ -66,12 +69,8 @@ ALEXNET_ABLATIONS: tuple[Variant, ...] = (
     Variant("AlexNetCIFAR (the paper's layers, our recipe)"),
     Variant("tanh instead of ReLU", {"activation": "tanh"}),
     Variant("no local response normalisation", {"lrn": False}),
-    Variant("plain 2x2 pooling instead of overlapping 3x3", {"overlap_pool": False}),
     Variant("no dropout", {"dropout": 0.0}),
     Variant("no data augmentation", augment=False),
-    Variant("BatchNorm added (2015, not in the paper)", {"batchnorm": True}),
-    Variant("the paper's optimiser (SGD, momentum 0.9, weight decay 5e-4)",
-            settings={name: getattr(PAPER_RECIPE, name) for name in PAPER_OPTIMISER}),
 )
 """The chapter's ablation: the baseline first, then one change per row."""
 
@@ -95,11 +94,15 @@ class Run:
 @dataclass
 class AblationRow:
     """One variant: its ``name``, parameter count and one :class:`Run` per seed. The accuracies are
-    means over the runs; ``gap`` is the mean of train minus test accuracy (points)."""
+    means over the runs; ``gap`` is the mean of train minus test accuracy (points). From
+    :func:`run_tuned`: ``lr``, the learning rate the runs used, and ``tuning``, the validation
+    accuracy of the first seed at every rate tried, as (rate, accuracy) pairs."""
 
     name: str
     parameters: int
     runs: list[Run]
+    lr: float | None = None
+    tuning: tuple[tuple[float, float], ...] = ()
 
     def _mean(self, values: list[float]) -> float:
         return statistics.fmean(values) if values else math.nan
@@ -125,6 +128,12 @@ class AblationRow:
         """The lowest and highest test accuracy over the seeds."""
         accs = [r.test_acc for r in self.runs]
         return (min(accs), max(accs)) if accs else (math.nan, math.nan)
+
+    @property
+    def test_sd(self) -> float:
+        """The standard deviation of the test accuracy over the seeds (nan with one seed)."""
+        accs = [r.test_acc for r in self.runs]
+        return statistics.stdev(accs) if len(accs) > 1 else math.nan
 
     @property
     def seconds(self) -> float:
@@ -195,17 +204,111 @@ def run_ablation(
     for v, run_settings in zip(variants, planned):
         runs, parameters = [], 0
         for i, seed in enumerate(seeds):
-            torch.manual_seed(seed)
-            model = model_fn(**{**(base or {}), **v.model})
-            parameters = count_params(model, trainable_only=False)
-            history = fit(model, fit_train, val if curves and i == 0 else None, replace(run_settings, seed=seed),
-                          augment=augment if v.augment else None, progress=progress)
-            runs.append(Run(seed=seed, train_acc=evaluate(model, clean_train)[1],
-                            val_acc=evaluate(model, val)[1] if val is not None else math.nan,
-                            test_acc=evaluate(model, test)[1], seconds=history.train_seconds,
-                            history=history, model=model if i == 0 else None))
+            run = _train(model_fn, {**(base or {}), **v.model}, fit_train, clean_train, val,
+                         replace(run_settings, seed=seed), augment if v.augment else None,
+                         curves=curves and i == 0, progress=progress)
+            parameters = count_params(run.model, trainable_only=False) if run.model is not None else 0
+            _test(run, test, keep=i == 0)
+            runs.append(run)
         rows.append(AblationRow(v.name, parameters, runs))
     return rows
+
+
+def _train(model_fn: Callable[..., nn.Module], kwargs: dict[str, Any], fit_train: Any,
+           clean_train: ImageDataset, val: ImageDataset | None, settings: Settings,
+           augment: Callable[[Tensor], Tensor] | None, *, curves: bool, progress: bool) -> Run:
+    """One run: a fresh ``model_fn(**kwargs)`` trained with ``settings`` (its seed set first),
+    measured on its training images and on ``val``; the test accuracy is left to :func:`_test`."""
+    seed = settings.seed if settings.seed is not None else 0
+    torch.manual_seed(seed)
+    model = model_fn(**kwargs)
+    history = fit(model, fit_train, val if curves else None, settings, augment=augment,
+                  progress=progress)
+    return Run(seed=seed, train_acc=evaluate(model, clean_train)[1],
+               val_acc=evaluate(model, val)[1] if val is not None else math.nan,
+               test_acc=math.nan, seconds=history.train_seconds, history=history, model=model)
+
+
+def _test(run: Run, test: ImageDataset, *, keep: bool) -> None:
+    """Measure ``run`` on the test images (the one measurement that is reported); keep its model
+    only if ``keep``."""
+    assert run.model is not None
+    run.test_acc = evaluate(run.model, test)[1]
+    if not keep:
+        run.model = None
+
+
+def run_tuned(
+    variants: Sequence[Variant],
+    train: Data,
+    val: Data,
+    test: Data,
+    settings: Settings | None = None,
+    *,
+    rates: Sequence[float],
+    augment: Callable[[Tensor], Tensor] | None = None,
+    base: dict[str, Any] | None = None,
+    model_fn: Callable[..., nn.Module] = AlexNetCIFAR,
+    seeds: Sequence[int] = (0,),
+    curves: bool = False,
+    progress: bool = False,
+    **overrides: Any,
+) -> list[AblationRow]:
+    """Like :func:`run_ablation`, with a learning rate chosen for every variant on ``val``.
+
+    For every variant, the first seed is trained once per learning rate in ``rates`` (a variant's
+    own ``lr`` setting is replaced); the rate whose network scores best on the validation images
+    ``val`` is kept (the smaller one on a tie), and the other seeds are trained with it. The test
+    images are evaluated only on the runs of the chosen rate, after the choice: they play no part
+    in it. Each row records its ``lr`` and the ``tuning`` (rate, validation accuracy) pairs; its
+    runs are the chosen rate's, one per seed. ``len(rates) + len(seeds) - 1`` trainings per
+    variant. With ``curves=True`` the first seed's runs record ``val`` after every epoch
+    (AlexNet chapter).
+    """
+    shared = with_overrides(settings, overrides, caller="run_tuned()")
+    seeds = _check(variants, base, test, seeds)
+    if val is None:
+        raise ValueError("val must be given: the learning rate is chosen on the validation images")
+    rates = tuple(rates)
+    if not rates or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0
+                            for r in rates):
+        raise ValueError(f"rates must be a non-empty sequence of positive learning rates, got {rates!r}")
+    planned = [_variant_settings(shared, v) for v in variants]
+    clean_train = as_dataset(train, name="train")
+    test, val = as_dataset(test, name="test"), as_dataset(val, name="val")
+    fit_train = train if isinstance(train, DeviceLoader) else clean_train
+    rows = []
+    for v, run_settings in zip(variants, planned):
+        kwargs = {**(base or {}), **v.model}
+        aug = augment if v.augment else None
+        runs_at = [
+            [_train(model_fn, kwargs, fit_train, clean_train, val, replace(run_settings, lr=lr, seed=seeds[0]),
+                    aug, curves=curves, progress=progress)] for lr in sorted(rates)]
+        best = max(range(len(runs_at)), key=lambda i: (runs_at[i][0].val_acc, -i))
+        lr = sorted(rates)[best]
+        runs = runs_at[best] + [
+            _train(model_fn, kwargs, fit_train, clean_train, val, replace(run_settings, lr=lr, seed=seed),
+                   aug, curves=False, progress=progress) for seed in seeds[1:]]
+        model = runs[0].model
+        parameters = count_params(model, trainable_only=False) if model is not None else 0
+        for i, run in enumerate(runs):
+            _test(run, test, keep=i == 0)
+        tuning = tuple((r, at[0].val_acc) for r, at in zip(sorted(rates), runs_at))
+        rows.append(AblationRow(v.name, parameters, runs, lr=lr, tuning=tuning))
+    return rows
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """The standard error, in points, of an accuracy of ``accuracy`` percent measured on ``n``
+    images: ``100 * sqrt(p (1 - p) / n)`` with p = accuracy / 100 (AlexNet chapter). Two
+    networks measured on the same images differ by less than this suggests, since their mistakes
+    overlap; a difference of a few standard errors is what one set of images can resolve."""
+    if not 0 <= accuracy <= 100:
+        raise ValueError(f"accuracy must be a percentage from 0 to 100, got {accuracy}")
+    if n < 1:
+        raise ValueError(f"n must be a number of images >= 1, got {n}")
+    p = accuracy / 100
+    return 100 * math.sqrt(p * (1 - p) / n)
 
 
 def _points(x: float) -> str:
@@ -220,20 +323,13 @@ def clear_of(row: AblationRow, other: AblationRow) -> bool:
     return hi < olo or lo > ohi
 
 
-def _clear(row: AblationRow, base: AblationRow) -> str:
-    if len(row.runs) < 2 or len(base.runs) < 2:
-        return "-"
-    return "yes" if clear_of(row, base) else "no"
-
-
 def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
-    """A table of ``rows`` (shown as a real table in a notebook and on the site): mean train and
-    test accuracy (percent), the test accuracy's range over the seeds (two decimals, so that a
-    spread under a tenth of a point shows), the gap (train minus test),
-    the change in mean test accuracy against ``rows[baseline]`` (points), whether the row's range
-    lies clear of the baseline's (``yes``: no seed of one reached the other; ``no``: the ranges
-    overlap, so the seeds do not tell the two apart; ``-`` with a single seed), training seconds
-    per run and parameters (AlexNet chapter)."""
+    """A table of ``rows`` (shown as a real table in a notebook and on the site): the learning rate
+    (when tuned), mean train, validation and test accuracy (percent), the test accuracy's standard
+    deviation over the seeds and its range (two decimals, so that a spread under a tenth of a point
+    shows), the gap (train minus test), the change in mean test accuracy against
+    ``rows[baseline]`` (points) and the parameters (AlexNet chapter). No training times: rows of
+    equal cost would differ only by the machine's load."""
     if not rows:
         raise ValueError("rows must contain at least one AblationRow, got none")
     if not 0 <= baseline < len(rows):
@@ -241,15 +337,16 @@ def ablation_table(rows: Sequence[AblationRow], *, baseline: int = 0) -> Table:
     ref = rows[baseline].test_acc
     seeds = {len(r.runs) for r in rows}
     spread = "test range" if seeds != {1} else "seeds"
-    # short headers, so that nine columns fit a page: accuracies in %, differences in points
-    header = ["configuration", "train (%)", "test (%)", spread, "gap", "vs. baseline",
-              "clear of baseline", "s per run", "parameters"]
+    # short headers, so that the columns fit a page: accuracies in %, differences in points
+    header = ["configuration", "lr", "train (%)", "val. (%)", "test (%)", "sd", spread, "gap",
+              "vs. baseline", "parameters"]
     body = []
     for i, r in enumerate(rows):
         lo, hi = r.test_range
-        body.append([r.name, f"{r.train_acc:.1f}", f"{r.test_acc:.1f}",
+        body.append([r.name, "-" if r.lr is None else f"{r.lr:g}", f"{r.train_acc:.1f}",
+                     f"{r.val_acc:.1f}", f"{r.test_acc:.1f}",
+                     "-" if len(r.runs) < 2 else f"{r.test_sd:.2f}",
                      f"{lo:.2f}-{hi:.2f}" if len(r.runs) > 1 else "1",
                      f"{r.gap:.1f}", "baseline" if i == baseline else _points(r.test_acc - ref),
-                     "" if i == baseline else _clear(r, rows[baseline]),
-                     f"{r.seconds:.1f}", f"{r.parameters:,}"])
+                     f"{r.parameters:,}"])
     return Table(header, body)

@@ -16,6 +16,8 @@ from cnnbook.ablation import (
     ablation_table,
     clear_of,
     run_ablation,
+    run_tuned,
+    standard_error,
 )
 from cnnbook.models import AlexNetCIFAR
 from cnnbook.settings import Settings
@@ -38,8 +40,7 @@ def test_the_chapter_variants_change_one_thing_each():
         assert changes == 1, f"{v.name} changes {changes} things"
         AlexNetCIFAR(width=0.0625, **v.model)  # every option exists in the model
     assert len({v.name for v in ALEXNET_ABLATIONS}) == len(ALEXNET_ABLATIONS)
-    paper = [v for v in ALEXNET_ABLATIONS if v.settings]
-    assert len(paper) == 1 and paper[0].settings == {k: getattr(PAPER_RECIPE, k) for k in PAPER_OPTIMISER}
+    assert not any(v.settings for v in ALEXNET_ABLATIONS)  # run_tuned sets every row's learning rate
 
 
 def test_the_paper_recipe_is_the_papers_optimiser():
@@ -141,16 +142,87 @@ def test_clear_of_compares_ranges():
 
 def test_ablation_table_shows_means_ranges_gaps_and_differences():
     rows = [_row("base", [80.0, 82.0], [90.0, 90.0]), _row("other", [77.0, 78.0], [95.0, 97.0], params=2000)]
+    rows[1].lr = 2e-3
     table = ablation_table(rows)
     assert table.header[0] == "configuration" and len(table.rows) == 2
-    assert table.rows[0][:7] == ["base", "90.0", "81.0", "80.00-82.00", "9.0", "baseline", ""]
-    assert table.rows[1] == ["other", "96.0", "77.5", "77.00-78.00", "18.5", "-3.5", "yes", "10.5", "2,000"]
+    assert "s per run" not in table.header  # rows of equal cost would differ only by the machine's load
+    assert table.rows[0][:9] == ["base", "-", "90.0", "nan", "81.0", "1.41", "80.00-82.00", "9.0", "baseline"]
+    assert table.rows[1] == ["other", "0.002", "96.0", "nan", "77.5", "0.71", "77.00-78.00", "18.5", "-3.5",
+                             "2,000"]
     assert "<table" in table._repr_html_() and "77.00-78.00" in table._repr_html_()
-    assert ablation_table(rows, baseline=1).rows[0][5] == "+3.5"
+    assert ablation_table(rows, baseline=1).rows[0][8] == "+3.5"
     single = ablation_table([_row("a", [50.0]), _row("b", [60.0])])
-    assert single.header[3] == "seeds" and single.rows[1][6] == "-"
+    assert single.header[6] == "seeds" and single.rows[1][5] == "-"
     nan_row = _row("broken", [math.nan])
     assert "n/a" in ablation_table(rows + [nan_row]).rows[2]
+
+
+def test_run_tuned_chooses_each_rows_rate_on_validation_and_tests_only_the_chosen(tiny_data, monkeypatch):
+    train, test = tiny_data
+    val = (test[0][:8], test[1][:8])
+    used, evaluated = [], []
+    # validation accuracy peaks at lr 2e-3 for the baseline and at 4e-3 for tanh (by the spy below)
+    peak = {"base": 2e-3, "tanh": 4e-3}
+    current = {}
+
+    def spy_fit(model, data, curve, settings, **kw):
+        used.append((current["name"], settings.lr, settings.seed))
+        model.lr_used = settings.lr
+        return History()
+
+    def spy_evaluate(model, data, **kw):
+        n = len(data)
+        evaluated.append(n)
+        if n == 8:  # the validation images
+            return 0.0, 50.0 - abs(model.lr_used - peak[current["name"]]) * 1e3
+        return 0.0, 70.0
+
+    def model_fn(**kw):
+        current["name"] = "tanh" if kw.get("activation") == "tanh" else "base"
+        return AlexNetCIFAR(**kw)
+
+    monkeypatch.setattr(ablation, "fit", spy_fit)
+    monkeypatch.setattr(ablation, "evaluate", spy_evaluate)
+    rows = run_tuned([Variant("base"), Variant("tanh", {"activation": "tanh"})], train, val, test,
+                     Settings(epochs=1, lr=1.0), rates=(4e-3, 1e-3, 2e-3), base={"width": 0.0625},
+                     model_fn=model_fn, seeds=(0, 1, 2))
+    assert [r.lr for r in rows] == [2e-3, 4e-3]
+    assert rows[0].tuning == ((1e-3, 49.0), (2e-3, 50.0), (4e-3, 48.0))
+    # three rates with the first seed, then the other two seeds at the chosen rate, per row
+    assert used == [("base", 1e-3, 0), ("base", 2e-3, 0), ("base", 4e-3, 0), ("base", 2e-3, 1), ("base", 2e-3, 2),
+                    ("tanh", 1e-3, 0), ("tanh", 2e-3, 0), ("tanh", 4e-3, 0), ("tanh", 4e-3, 1), ("tanh", 4e-3, 2)]
+    assert [r.seed for r in rows[0].runs] == [0, 1, 2] and all(r.test_acc == 70.0 for r in rows[0].runs)
+    assert evaluated.count(16) == 2 * 3  # the test set: once per reported run, never while tuning
+    assert rows[0].runs[0].model is not None and rows[0].runs[1].model is None
+
+
+def test_run_tuned_trains_for_real_and_breaks_ties_towards_the_smaller_rate(tiny_data):
+    torch.set_num_threads(1)
+    train, test = tiny_data
+    row = run_tuned([Variant("a")], train, test, test, epochs=1, batch_size=8, rates=(1e-9, 2e-9),
+                    base={"width": 0.0625}, seeds=(0,))[0]
+    # two rates too small to change the network give the same validation accuracy: the smaller wins
+    assert row.tuning[0][1] == row.tuning[1][1] and row.lr == 1e-9
+    assert not math.isnan(row.runs[0].test_acc)
+
+
+def test_run_tuned_refuses_bad_rates_and_a_missing_validation_set(tiny_data):
+    train, test = tiny_data
+    for bad in ((), (0.0,), (-1e-3,), (True,), "0.1"):
+        with pytest.raises(ValueError, match="rates"):
+            run_tuned([Variant("x")], train, test, test, epochs=1, rates=bad)
+    with pytest.raises(ValueError, match="val"):
+        run_tuned([Variant("x")], train, None, test, epochs=1, rates=(1e-3,))
+
+
+def test_standard_error_of_an_accuracy():
+    assert standard_error(50.0, 100) == pytest.approx(5.0)
+    assert standard_error(90.0, 2000) == pytest.approx(100 * (0.09 / 2000) ** 0.5)
+    assert standard_error(100.0, 10) == 0.0
+    with pytest.raises(ValueError, match="accuracy"):
+        standard_error(101.0, 10)
+    with pytest.raises(ValueError, match="n"):
+        standard_error(50.0, 0)
 
 
 def test_bad_arguments_name_the_parameter(tiny_data):

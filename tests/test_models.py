@@ -19,6 +19,7 @@ from cnnbook.models import (
     Subsampling,
     c3_connection_table,
     min_input_size,
+    paper_layer_names,
 )
 from cnnbook.models.alexnet import PaperLRN
 from cnnbook.padding import layers_output_size
@@ -139,6 +140,41 @@ def test_alexnet_cifar_options_change_the_network():
     pools = [m for m in model.modules() if isinstance(m, nn.MaxPool2d)]
     assert len(pools) == 3 and all(p.kernel_size == p.stride for p in pools)
     assert n_params(AlexNetCIFAR(width=0.25)) < n_params(AlexNetCIFAR(width=0.5)) / 3
+
+
+def kinds_of(classifier: nn.Module) -> list[str]:
+    return [type(m).__name__ for m in classifier.children()]
+
+
+@pytest.mark.parametrize("make", [lambda: AlexNet(lrn=False), lambda: AlexNetCIFAR(width=0.125)])
+def test_dropout_drops_the_outputs_of_fc6_and_fc7_as_the_paper(make):
+    # the paper: fc6, ReLU, dropout, fc7, ReLU, dropout, fc8 (torchvision drops fc6's and fc7's inputs)
+    with torch.device("meta"):
+        model = make()
+    kinds = kinds_of(model.classifier)
+    assert kinds[0] == "Linear" and kinds[-1] == "Linear"
+    assert kinds[1:3] in (["ReLU", "Dropout"], ["Tanh", "Dropout"])
+    assert kinds[3] == "Linear" and kinds[4:6] in (["ReLU", "Dropout"], ["Tanh", "Dropout"])
+    assert kinds.count("Dropout") == 2 and len(kinds) == 7
+
+
+def test_torchvision_keeps_its_dropout_before_fc6_and_fc7():
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        tv = torchvision.models.alexnet(weights=None)
+    assert kinds_of(tv.classifier)[:2] == ["Dropout", "Linear"]  # the deviation the chapter names
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_alexnet_cifar_starts_near_ln10(activation):
+    # the output layer is drawn with std 0.01 as in the paper: near-zero logits, loss near ln 10
+    torch.manual_seed(0)
+    model = AlexNetCIFAR(activation=activation, width=0.125, in_channels=1).eval()
+    x, y = torch.randn(256, 1, 32, 32), torch.randint(0, 10, (256,))
+    with torch.no_grad():
+        loss = F.cross_entropy(model(x), y).item()
+    assert abs(loss - np.log(10)) < 0.1
+    assert float(model.classifier[-1].weight.detach().std()) == pytest.approx(0.01, rel=0.1)
 
 
 # ------------------------------------------------------------------------ parameter counts
@@ -472,3 +508,12 @@ def test_paper_lrn_is_pytorchs_lrn():
         assert torch.allclose(g_ours, g_theirs, rtol=1e-4, atol=1e-5)
     assert all(isinstance(m, PaperLRN) for m in AlexNetCIFAR(width=0.0625).modules()
                if isinstance(m, nn.LocalResponseNorm))
+
+
+def test_paper_layer_names():
+    with torch.device("meta"):
+        names = paper_layer_names(AlexNet(lrn=False))
+    assert [v for v in names.values() if v.startswith(("conv", "fc"))] == [
+        "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+    assert names["features.0"] == "conv1" and names["classifier.0"] == "fc6" and names["classifier.6"] == "fc8"
+    assert [v for v in names.values() if v.startswith("pool")] == ["pool1", "pool2", "pool5"]

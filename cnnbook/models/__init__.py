@@ -1,6 +1,6 @@
 """The chapters' networks: LeNet-5 (1998 and modern) and AlexNet (2012 and a CIFAR-10 adaptation)."""
 
-from .alexnet import AlexNet, AlexNetCIFAR, min_input_size
+from .alexnet import AlexNet, AlexNetCIFAR, min_input_size, paper_layer_names
 from .from_parts import lenet5_from_parts
 from .lenet import (
     C3_TABLE,
@@ -27,5 +27,6 @@ __all__ = [
     "DIGIT_PROTOTYPES",
     "c3_connection_table",
     "min_input_size",
+    "paper_layer_names",
     "lenet5_from_parts",
 ]

@@ -14,7 +14,7 @@ from torch import nn
 from .._checks import check_float, check_int, check_tensor
 from ..padding import layers_output_size, same_padding
 
-__all__ = ["AlexNet", "AlexNetCIFAR", "PaperLRN", "min_input_size"]
+__all__ = ["AlexNet", "AlexNetCIFAR", "PaperLRN", "min_input_size", "paper_layer_names"]
 
 
 class PaperLRN(nn.LocalResponseNorm):
@@ -65,6 +65,25 @@ def min_input_size(layers: nn.Module) -> int:
     return n
 
 
+def paper_layer_names(model: nn.Module) -> dict[str, str]:
+    """The paper's names of ``model``'s layers, by their names in the model: the convolutions in
+    order conv1, conv2, ..., the fully connected layers fc6, fc7, ... after them, and each max pool
+    after the convolution it follows (pool1, pool2, pool5 in AlexNet), e.g.
+    ``{"features.0": "conv1", ..., "classifier.6": "fc8"}`` (AlexNet chapter)."""
+    names: dict[str, str] = {}
+    convs = linears = 0
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            convs += 1
+            names[name] = f"conv{convs}"
+        elif isinstance(module, nn.Linear):
+            linears += 1
+            names[name] = f"fc{convs + linears}"
+        elif isinstance(module, nn.MaxPool2d):
+            names[name] = f"pool{convs}"
+    return names
+
+
 def _check_head(num_classes: int, dropout: float) -> None:
     """The classifier's arguments: ``num_classes`` outputs, ``dropout`` probability in [0, 1)."""
     check_int("num_classes", num_classes, low=1)
@@ -78,18 +97,25 @@ class AlexNet(nn.Module):
 
     conv1 96@11x11/4 -> ReLU -> LRN -> maxpool 3/2 -> conv2 256@5x5 -> ReLU -> LRN -> maxpool 3/2
     -> conv3 384@3x3 -> ReLU -> conv4 384@3x3 -> ReLU -> conv5 256@3x3 -> ReLU -> maxpool 3/2
-    -> dropout -> fc 4096 -> ReLU -> dropout -> fc 4096 -> ReLU -> fc num_classes.
+    -> fc6 4096 -> ReLU -> dropout -> fc7 4096 -> ReLU -> dropout -> fc8 num_classes.
 
-    224 or 227? The paper says 224x224 inputs, but an 11x11 kernel at stride 4 gives its 55x55
-    first layer only from 227 pixels: (227 - 11) / 4 + 1 = 55, while (224 - 11) / 4 + 1 = 54.25.
-    Like torchvision we keep 224 and pad conv1 by 2: floor((224 + 4 - 11) / 4) + 1 = 55. Then
-    55 -> 27 (pool) -> 27 (conv2) -> 13 (pool) -> 13 (conv3-5) -> 6 (pool): 256 x 6 x 6 = 9216.
+    Dropout sits where the paper puts it, on the *outputs* of fc6 and fc7; torchvision's alexnet
+    drops the inputs of fc6 and fc7 instead (pytorch/vision issue 549, kept for its pretrained
+    weights).
+
+    224 or 227? The paper says 224x224 inputs and gives conv1 no padding, but an 11x11 kernel at
+    stride 4 gives its 55x55 first layer only from 227 pixels: (227 - 11) / 4 + 1 = 55, while
+    (224 - 11) / 4 + 1 = 54.25. Like torchvision we keep 224 and pad conv1 by 2 (torchvision's
+    choice, not the paper's): floor((224 + 4 - 11) / 4) + 1 = 55. Then 55 -> 27 (pool) -> 27
+    (conv2) -> 13 (pool) -> 13 (conv3-5) -> 6 (pool): 256 x 6 x 6 = 9216.
 
     ``groups=2`` reproduces the two-GPU split: conv2, conv4 and conv5 see only the maps of their own
     GPU (half the input channels), while conv3 and the fully connected layers see both. That
     drops 1,413,120 weights: 62,378,344 parameters with groups=1, 60,965,224 with groups=2 (the
-    paper's "60 million"); torchvision's alexnet, with narrower 64-192-384-256-256 layers, has
-    61,100,840. ``lrn=False`` removes local response normalisation.
+    paper's "60 million"). torchvision's alexnet (61,100,840 parameters) follows the one-GPU network
+    of Krizhevsky's 2014 paper, whose widths are 64-192-384-384-256, except that its conv4 has 256
+    filters, taken from cuda-convnet2's one-GPU configuration. ``lrn=False`` removes local response
+    normalisation.
 
     ``avgpool`` is ``AdaptiveAvgPool2d((6, 6))`` as in torchvision: for 224 inputs it changes
     nothing; for larger (or slightly smaller) inputs it resizes the last maps to 6x6 so the
@@ -124,13 +150,13 @@ class AlexNet(nn.Module):
             nn.MaxPool2d(kernel_size=3, stride=2),  # 13 -> 6
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout),
+        self.classifier = nn.Sequential(  # fc6, fc7: dropout on their outputs, as the paper
             nn.Linear(256 * 6 * 6, 4096),
             nn.ReLU(inplace=True),
             nn.Dropout(p=dropout),
             nn.Linear(4096, 4096),
             nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
         self.min_input_size = min_input_size(self.features)
@@ -156,16 +182,16 @@ class AlexNetCIFAR(nn.Module):
     """AlexNet's ingredients sized for CIFAR-10: (N, in_channels, 32, 32) -> (N, num_classes) logits.
 
     conv1 64@5x5 -> act -> LRN -> pool -> conv2 192@5x5 -> act -> LRN -> pool -> conv3 384@3x3
-    -> act -> conv4 256@3x3 -> act -> conv5 256@3x3 -> act -> pool -> dropout -> fc 1024 -> act
-    -> dropout -> fc 1024 -> act -> fc num_classes. Maps: 32 -> 16 -> 8 -> 4; 256 x 4 x 4 = 4096.
+    -> act -> conv4 256@3x3 -> act -> conv5 256@3x3 -> act -> pool -> fc6 1024 -> act -> dropout
+    -> fc7 1024 -> act -> dropout -> fc8 num_classes. Maps: 32 -> 16 -> 8 -> 4; 256 x 4 x 4 = 4096.
 
     What changed from the 2012 network, and why:
 
     * conv1 is 5x5 at stride 1 (padding 2), not 11x11 at stride 4: a 32-pixel image has no
       pixels to spare; 11x11/4 would leave a 6x6 map after the first layer.
-    * Channels 64-192-384-256-256 (torchvision's widths) instead of 96-256-384-384-256: fewer
-      multiply-adds in the large early maps at the same accuracy on 32x32. ``width`` scales every
-      layer (e.g. 0.5 for CPU runs).
+    * Channels 64-192-384-256-256 (torchvision's widths; the 2014 one-GPU paper's are
+      64-192-384-384-256) instead of 96-256-384-384-256: fewer multiply-adds in the large early
+      maps. ``width`` scales every layer (e.g. 0.125 for CPU runs).
     * Pools are 3x3 stride 2 with padding 1 when ``overlap_pool`` (the paper's overlapping
       pooling; the padding makes 32 -> 16 -> 8 -> 4 exact) and 2x2 stride 2 otherwise; both give
       the same map sizes, so the comparison isolates the overlap.
@@ -177,7 +203,7 @@ class AlexNetCIFAR(nn.Module):
     * ``batchnorm=True`` adds BatchNorm2d after each convolution, before the activation. It is
       not in the paper (it came in 2015) and is off by default; it makes training faster and
       less sensitive to the learning rate, and makes LRN nearly redundant.
-    * ``dropout`` as in the paper (0.5) before the two hidden fully connected layers. PyTorch's
+    * ``dropout`` as in the paper (0.5) on the outputs of fc6 and fc7. PyTorch's
       dropout is "inverted": it scales the kept units by 1 / (1 - p) during training and does
       nothing at test time; the paper instead multiplied the outputs by 1 - p at test time. Both
       give the next layer the same expected input in training and at test time.
@@ -187,9 +213,11 @@ class AlexNetCIFAR(nn.Module):
     Weights start from He (Kaiming) initialisation: normal with standard deviation
     ``gain / sqrt(fan_in)``, the gain of the activation (sqrt(2) for ReLU, 5/3 for tanh); biases
     zero. PyTorch's default would shrink the signal from layer to layer, LRN shrinks it further,
-    and the network without BatchNorm then sits at chance level for hundreds of steps. The paper
-    itself drew every weight from a normal distribution with standard deviation 0.01 and set some
-    biases to 1 (AlexNet chapter).
+    and the network without BatchNorm then sits at chance level for hundreds of steps. The output
+    layer alone is drawn as the paper drew every weight, normal with standard deviation 0.01, so
+    the first logits are near zero and the first loss near ln(num_classes); He initialisation
+    there would start the loss several units higher. (The paper also set some biases to 1.)
+    AlexNet chapter.
     """
 
     input_size: tuple[int, int, int] = (3, 32, 32)
@@ -235,13 +263,13 @@ class AlexNetCIFAR(nn.Module):
             pool(),  # 8 -> 4
         )
         h, w = layers_output_size(self.features, 32)  # 4 x 4
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout),
+        self.classifier = nn.Sequential(  # dropout on the outputs of fc6 and fc7, as the paper
             nn.Linear(c5 * h * w, hidden),
             Act(),
             nn.Dropout(p=dropout),
             nn.Linear(hidden, hidden),
             Act(),
+            nn.Dropout(p=dropout),
             nn.Linear(hidden, num_classes),
         )
         for m in self.modules():
@@ -249,6 +277,10 @@ class AlexNetCIFAR(nn.Module):
                 nn.init.kaiming_normal_(m.weight, nonlinearity=activation)  # type: ignore[arg-type]
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+        # the output layer as in the paper, N(0, 0.01): near-zero logits, a first loss near ln 10
+        fc8 = self.classifier[-1]
+        assert isinstance(fc8, nn.Linear)
+        nn.init.normal_(fc8.weight, std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, 32, 32) -> (N, num_classes) logits."""
