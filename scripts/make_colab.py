@@ -94,6 +94,10 @@ def load_book() -> Book:
         title, labels = headings(text)
         book.titles[path.stem] = title or path.stem
         book.labels.update({label: (path.stem, heading) for label, heading in labels.items()})
+    intro = BOOK / "intro.md"  # the primer the chapters link to lives on the site's first page
+    title, labels = headings(intro.read_text())
+    book.titles[intro.stem] = title or intro.stem
+    book.labels.update({label: (intro.stem, heading) for label, heading in labels.items()})
     return book
 
 
