@@ -314,9 +314,12 @@ def test_a_real_sigint_exits_130_leaving_a_checkpoint(tmp_path):
 
 def test_lr_inf_is_refused_naming_lr(tmp_path, capsys):
     ckpt = tmp_path / "run.pt"
-    assert main([*SMALL, "--data-root", str(tmp_path / "data"), "--lr", "inf", "--checkpoint", str(ckpt)]) == 2
+    # refused while the command line is read, before any data is loaded
+    with pytest.raises(SystemExit) as exit_:
+        main([*SMALL, "--data-root", str(tmp_path / "data"), "--lr", "inf", "--checkpoint", str(ckpt)])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: lr must be a finite number > 0, got inf"), err
+    assert len(err) == 1 and "error: argument --lr: lr must be a finite number > 0, got inf" in err[0], err
     assert not ckpt.exists()
 
 
