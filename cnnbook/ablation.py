@@ -194,12 +194,7 @@ def run_ablation(
     """
     shared = with_overrides(settings, overrides, caller="run_ablation()")
     seeds = _check(variants, base, test, seeds)
-    # checked and converted once, before any training: a bad set fails at once, named, and no run redoes it
-    planned = [_variant_settings(shared, v) for v in variants]
-    clean_train = as_dataset(train, name="train")
-    test = as_dataset(test, name="test")
-    val = as_dataset(val, name="val") if val is not None else None
-    fit_train = train if isinstance(train, DeviceLoader) else clean_train  # a loader keeps its batches
+    planned, fit_train, clean_train, val, test = _prepare(variants, shared, train, val, test)
     rows = []
     for v, run_settings in zip(variants, planned):
         runs, parameters = [], 0
@@ -212,6 +207,20 @@ def run_ablation(
             runs.append(run)
         rows.append(AblationRow(v.name, parameters, runs))
     return rows
+
+
+def _prepare(variants: Sequence[Variant], shared: Settings, train: Data, val: Data | None,
+             test: Data) -> tuple[list[Settings], Any, ImageDataset, ImageDataset | None, ImageDataset]:
+    """Every variant's settings and the data sets, checked and converted once, before any training:
+    a bad set fails at once, named, and no run redoes it. Returns the settings per variant, what
+    ``fit`` trains on (a DeviceLoader keeps its batches), the training images to measure, ``val``
+    (or None) and ``test``."""
+    planned = [_variant_settings(shared, v) for v in variants]
+    clean_train = as_dataset(train, name="train")
+    test_set = as_dataset(test, name="test")
+    val_set = as_dataset(val, name="val") if val is not None else None
+    fit_train = train if isinstance(train, DeviceLoader) else clean_train
+    return planned, fit_train, clean_train, val_set, test_set
 
 
 def _train(model_fn: Callable[..., nn.Module], kwargs: dict[str, Any], fit_train: Any,
@@ -273,10 +282,9 @@ def run_tuned(
     if not rates or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0
                             for r in rates):
         raise ValueError(f"rates must be a non-empty sequence of positive learning rates, got {rates!r}")
-    planned = [_variant_settings(shared, v) for v in variants]
-    clean_train = as_dataset(train, name="train")
-    test, val = as_dataset(test, name="test"), as_dataset(val, name="val")
-    fit_train = train if isinstance(train, DeviceLoader) else clean_train
+    planned, fit_train, clean_train, val_set, test = _prepare(variants, shared, train, val, test)
+    assert val_set is not None
+    val = val_set
     rows = []
     for v, run_settings in zip(variants, planned):
         kwargs = {**(base or {}), **v.model}
