@@ -1,6 +1,7 @@
 """The verdict every exercise check returns: what it says on a pass, a wrong shape, a wrong value,
 an exception in the learner's code and a setting that was not refused."""
 
+import pytest
 import torch
 
 from cnnbook.exercises.verdict import Verdict, refusal_problem, run_cases, tensor_problem
@@ -51,3 +52,14 @@ def test_a_setting_that_must_be_refused():
 
 def test_a_verdict_is_a_value():
     assert Verdict("a", "b", True, 1, 1) == Verdict("a", "b", True, 1, 1)
+
+
+def test_every_check_refuses_what_is_not_a_function_naming_fn():
+    import cnnbook as cb
+
+    checks = [cb.check_corr2d, cb.check_conv2d, cb.check_conv_input_grad, cb.check_output_size,
+              cb.check_pad2d, cb.check_pool2d, cb.check_max_pool_indices, cb.check_alexnet_shapes]
+    for check in checks:
+        with pytest.raises(TypeError, match=r"fn must be your function itself .* got 3"):
+            check(3)
+    assert "model should be an nn.Module" in str(cb.check_lenet5_shapes(3))  # a model, not a function

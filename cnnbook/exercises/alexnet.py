@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .verdict import Verdict, describe, run_cases
+from .verdict import Verdict, describe, require_function, run_cases
 
 __all__ = ["check_alexnet_shapes", "paper_head_layers"]
 
@@ -92,6 +92,7 @@ def check_alexnet_shapes(fn: Callable[..., object]) -> Verdict:
     for three settings of (num_classes, p); the verdict names the first layer that differs,
     and says so when dropout sits before fc6 or fc7 (torchvision's order). AlexNet chapter.
     """
+    require_function(fn)
     return run_cases(
         "alexnet_head", "the paper's fc6-fc8 (Krizhevsky et al., 2012)", _CASES,
         lambda case: _problem(fn, case),

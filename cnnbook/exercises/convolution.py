@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .verdict import Verdict, run_cases, tensor_problem
+from .verdict import Verdict, require_function, run_cases, tensor_problem
 
 __all__ = ["check_corr2d", "check_conv2d", "check_conv_input_grad"]
 
@@ -71,6 +71,7 @@ def check_corr2d(fn: Callable[..., object]) -> Verdict:
     padding, stride 1), against ``F.conv2d``: the result must have shape
     (H - kH + 1, W - kW + 1); square and rectangular kernels, from 1x1 to the image's size.
     The Convolution chapter's Exercise 1."""
+    require_function(fn)
 
     def check_one(case: _Corr2dCase) -> str | None:
         got = fn(case.x.clone(), case.k.clone())
@@ -194,6 +195,7 @@ def check_conv2d(fn: Callable[..., object]) -> Verdict:
     padding, rectangular inputs and kernels; in the last cases ``x`` and ``weight`` require
     grad and, when the result does too, the gradients for both are compared. Nothing is
     refused: every case is a valid convolution. The Convolution chapter's Exercise 3."""
+    require_function(fn)
 
     def check_one(case: _Conv2dCase) -> str | None:
         x = case.x.clone().requires_grad_(case.grad)
@@ -251,6 +253,7 @@ def check_conv_input_grad(fn: Callable[..., object]) -> Verdict:
     is compared with what autograd computes through ``F.conv2d``. The Convolution chapter's
     Exercise 6 (the backward pass: the reader scatters; the chapter gathers with the flipped
     kernel)."""
+    require_function(fn)
 
     def check_one(case: _GradCase) -> str | None:
         got = fn(case.grad_out.clone(), case.weight.clone())

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .verdict import Verdict, describe, refusal_problem, run_cases, tensor_problem
+from .verdict import Verdict, describe, refusal_problem, require_function, run_cases, tensor_problem
 
 __all__ = ["check_output_size", "check_pad2d"]
 
@@ -93,6 +93,7 @@ def check_output_size(fn: Callable[..., object], *, cases: Sequence[SizeCase] | 
     pixels, is larger than the padded input, as PyTorch refuses such a setting. The Padding
     chapter's exercise (book/padding.ipynb).
     """
+    require_function(fn)
     name = getattr(fn, "__name__", "fn")
 
     def check_one(c: SizeCase) -> str | None:
@@ -217,6 +218,7 @@ def check_pad2d(fn: Callable[..., object], modes: Sequence[str] = PAD_MODES) -> 
     refuses: reflect padding of ``n`` or more on a side of an axis of ``n`` pixels, circular
     padding of more than ``n``. The Padding chapter's exercise (book/padding.ipynb).
     """
+    require_function(fn)
     chosen = tuple(modes) if isinstance(modes, (list, tuple)) else (modes,)
     if not chosen or any(m not in PAD_MODES for m in chosen):
         raise ValueError(f"modes must be one or more of {PAD_MODES}, got {modes!r}")

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .verdict import Verdict, describe, run_cases, tensor_problem
+from .verdict import Verdict, describe, require_function, run_cases, tensor_problem
 
 __all__ = ["check_pool2d", "check_max_pool_indices"]
 
@@ -174,6 +174,7 @@ def check_pool2d(fn: Callable[..., object]) -> Verdict:
     rectangular windows, strides that differ from the window (overlapping windows too) and sizes
     the windows do not divide. Each compares the result's shape and values, then the gradient
     with respect to ``x`` for a random upstream gradient (random inputs: no ties)."""
+    require_function(fn)
     name = getattr(fn, "__name__", "your function")
     cases = [(case, seed) for seed, case in enumerate(_POOL_CASES)]
     return run_cases(name, "F.max_pool2d / F.avg_pool2d", cases,
@@ -244,6 +245,7 @@ def check_max_pool_indices(fn: Callable[..., object]) -> Verdict:
     (no padding). ``indices`` is int64, of the values' shape: the winner's position in its own
     channel's flattened H x W plane, ``row * W + column``. The last case holds ties, where PyTorch
     keeps the first maximum in reading order (``Tensor.max(dim=-1)`` does the same)."""
+    require_function(fn)
     name = getattr(fn, "__name__", "your function")
     cases = [(case, seed) for seed, case in enumerate(_INDEX_CASES)]
     return run_cases(name, "F.max_pool2d(..., return_indices=True)", cases,

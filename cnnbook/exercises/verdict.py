@@ -24,7 +24,8 @@ from typing import TypeVar
 
 import torch
 
-__all__ = ["Verdict", "run_cases", "tensor_problem", "describe", "refusal_problem", "close_enough"]
+__all__ = ["Verdict", "run_cases", "tensor_problem", "describe", "refusal_problem", "close_enough",
+           "require_function"]
 
 C = TypeVar("C")
 
@@ -104,6 +105,14 @@ def refusal_problem(call: Callable[[], object], setting: str,
     except Exception as err:  # noqa: BLE001 -- reported to the learner, not hidden
         return f"{setting} should raise {names}, but raised {type(err).__name__}: {err}"
     return f"{setting} should raise {names}, but your function returned {describe(result)}"
+
+
+def require_function(fn: object, name: str = "fn") -> None:
+    """TypeError naming ``name`` unless ``fn`` can be called: a check is given the reader's
+    function itself (``cb.check_conv2d(my_conv2d)``), not what it returns."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be your function itself (e.g. check(my_function), without "
+                        f"parentheses), got {describe(fn)}")
 
 
 def _raised(err: BaseException) -> str:
