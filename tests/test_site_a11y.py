@@ -107,11 +107,22 @@ def open_offline(browser, url: str, base: str):
     return page
 
 
+# the theme fades colours in over 0.15 s (CSS transitions); axe must see the colours the reader
+# ends up with, not a frame half-way (a fixed 100 ms wait once let a loaded CI machine check a
+# "Search" label half-way between its light and dark colours)
+SETTLED = """async t => {
+    document.documentElement.dataset.theme = t;
+    document.documentElement.dataset.mode = t;
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const fading = document.getAnimations().filter(a => a instanceof CSSTransition);
+    await Promise.all(fading.map(a => a.finished.catch(() => null)));
+}"""
+
+
 def set_theme(page, theme: str) -> None:
-    """Switch the page to the theme's ``light`` or ``dark`` mode, as its theme button does."""
-    page.evaluate("t => { document.documentElement.dataset.theme = t; document.documentElement.dataset.mode = t; }",
-                  theme)
-    page.wait_for_timeout(100)
+    """Switch the page to the theme's ``light`` or ``dark`` mode, as its theme button does, and
+    wait until every colour transition the switch started has finished."""
+    page.evaluate(SETTLED, theme)
 
 
 @needs_site
