@@ -57,6 +57,11 @@ def open_rendered(browser, explorer, tmp_path: Path):
     return open_page(browser, explorer.save(tmp_path / f"{explorer.kind}.html"), explorer.kind)
 
 
+def next_frames(page) -> None:
+    """Return once the page has drawn two more frames: work it scheduled for the next one is done."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def api(page, ident: str, call: str, *args):
     return page.evaluate(f"(args) => document.getElementById({ident!r}).cnnbookExplorer.{call}(...args)", list(args))
 
@@ -292,7 +297,7 @@ def test_drawing_is_preprocessed_like_mnist_and_predicted(browser):
     for t in np.linspace(0, 1, 12):  # a small slanted stroke in the top left corner
         page.mouse.move(box["x"] + box["width"] * (0.3 + 0.1 * t), box["y"] + box["height"] * (0.2 + 0.3 * t))
     page.mouse.up()
-    page.wait_for_timeout(100)
+    next_frames(page)  # the explorer reads the drawing in the next animation frame
     cy, cx, side = ink_stats(api(page, ident, "input"))
     assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5  # centred by its centre of mass
     assert side in (20, 21)  # the ink fits a 20x20 box (its grey border may touch one more pixel)
@@ -316,7 +321,7 @@ def test_digit_explorer_by_keyboard(browser):
     page.keyboard.press("Space")  # pen down
     for key in ["ArrowUp"] * 6 + ["ArrowRight"] * 3:
         page.keyboard.press(key)
-    page.wait_for_timeout(100)
+    next_frames(page)  # the explorer reads the drawing in the next animation frame
     assert sum(api(page, ident, "input")) > 0
     assert root.locator(".cbx-pred").inner_text().startswith("prediction: ")
     assert not errors
